@@ -1,0 +1,225 @@
+"""The `valuation` command line: a thin click shell (Flask's CLI group) over the services."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+from flask.cli import FlaskGroup
+
+from . import adapters, create_app, demo_market
+from .config import Config
+from .errors import ValuationError
+from .predictor import Predictor
+from .registry import Registry
+from .training import TrainConfig, train
+
+DEMO_ROWS, DEMO_SEED = 20_000, 7
+
+
+class Progress:
+    """One status line per stage on stderr, rewritten in place."""
+
+    def __init__(self) -> None:
+        self.started = dt.datetime.now()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        secs = (dt.datetime.now() - self.started).total_seconds()
+        end = "\n" if done >= total else ""
+        click.echo(f"\r  {stage}: {done:,}/{total:,} iterations ({secs:,.0f} s)", nl=False,
+                   err=True)
+        if end:
+            click.echo("", err=True)
+
+
+def _registry() -> Registry:
+    return Registry(Config.from_env().MODEL_ROOT)
+
+
+def _fail(exc: ValuationError) -> None:
+    raise click.ClickException(exc.message)
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False,
+             help="Vehicle valuation service: datasets, training, models, prediction, server.")
+def cli() -> None:
+    pass
+
+
+@cli.group()
+def datasets() -> None:
+    """Real datasets into canonical CSV."""
+
+
+@datasets.command("convert", with_appcontext=False)
+@click.option("--adapter", required=True, type=click.Choice(sorted(adapters.ADAPTERS)))
+@click.option("--src", required=True, type=click.Path(exists=True, path_type=Path),
+              help="dataset file or folder (e.g. ../shared/data/uk-used-cars)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def convert(adapter: str, src: Path, out: Path) -> None:
+    """Convert a dataset with its adapter to canonical CSV."""
+    try:
+        frame, notes = adapters.convert(adapter, src)
+    except ValuationError as exc:
+        _fail(exc)
+    for note, count in notes.items():
+        click.echo(f"  {note}: {count:,}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    click.echo(f"wrote {len(frame):,} canonical rows to {out}")
+
+
+@cli.command("demo-data", with_appcontext=False)
+@click.option("--rows", default=DEMO_ROWS, show_default=True, type=click.IntRange(1, 5_000_000))
+@click.option("--seed", default=DEMO_SEED, show_default=True, type=int)
+@click.option("--as-of", default=str(demo_market.DEFAULT_AS_OF), show_default=True,
+              type=click.DateTime(["%Y-%m-%d"]), help="last valuation date of the market")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def demo_data(rows: int, seed: int, as_of: dt.datetime, out: Path) -> None:
+    """Generate the synthetic demo market (see valuation/demo_market.py)."""
+    frame = demo_market.generate(rows, seed, as_of.date())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    click.echo(f"wrote {len(frame):,} synthetic rows to {out}")
+
+
+@cli.command("train", with_appcontext=False)
+@click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
+              help="canonical CSV with price")
+@click.option("--name", required=True, help="model name in the registry")
+@click.option("--currency", default="CNY", show_default=True)
+@click.option("--eval-split", default="random", show_default=True,
+              type=click.Choice(["random", "time"]))
+@click.option("--eval-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 0.9))
+@click.option("--eval-from", type=click.DateTime(["%Y-%m-%d"]),
+              help="time split: hold out rows valued on or after this date")
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--iterations", default=2500, show_default=True, type=click.IntRange(10, 100_000))
+@click.option("--learning-rate", default=0.1, show_default=True, type=click.FloatRange(0.001, 1))
+@click.option("--depth", default=8, show_default=True, type=click.IntRange(2, 12))
+@click.option("--no-baseline", is_flag=True, help="skip the plain baseline comparison")
+@click.option("--synthetic", is_flag=True, help="mark the card as trained on synthetic data")
+@click.option("--promote", is_flag=True, help="make the new version CURRENT")
+def train_command(data: Path, name: str, currency: str, eval_split: str, eval_fraction: float,
+                  eval_from: dt.datetime | None, seed: int, iterations: int,
+                  learning_rate: float, depth: int, no_baseline: bool, synthetic: bool,
+                  promote: bool) -> None:
+    """Train a valuation model, evaluate it against a plain baseline, register it."""
+    cfg = TrainConfig(data=data, name=name, currency=currency.upper(), eval_split=eval_split,
+                      eval_fraction=eval_fraction,
+                      eval_from=eval_from.date() if eval_from else None, seed=seed,
+                      iterations=iterations, learning_rate=learning_rate, depth=depth,
+                      threads=Config.from_env().TRAIN_THREADS, baseline=not no_baseline,
+                      synthetic=synthetic)
+    try:
+        result = train(cfg, _registry(), click.echo, Progress(), promote=promote)
+    except ValuationError as exc:
+        _fail(exc)
+    click.echo(result.report)
+    state = " and promoted to CURRENT" if promote else ""
+    click.echo(f"registered {name}:{result.version}{state} "
+               f"(training {result.card['training_seconds']:.0f} s)")
+
+
+@cli.command("predict", with_appcontext=False)
+@click.option("--model", "spec", required=True, help="NAME or NAME:VERSION")
+@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def predict_command(spec: str, data: Path, out: Path) -> None:
+    """Value every row of a canonical CSV; bad rows get an error and no value."""
+    try:
+        predictor = Predictor.load(_registry(), spec)
+    except ValuationError as exc:
+        _fail(exc)
+    raw = pd.read_csv(data, dtype=str, keep_default_na=False)
+    result = predictor.predict(raw)
+    table = raw.copy()
+    for col in ("value", "value_low", "value_high"):
+        table[col] = result[col].round(0).astype("Int64")
+    table["confidence"] = result["confidence"].round(3)
+    table["warnings"] = result["warnings"].map("; ".join)
+    table["error"] = result["error"].fillna("")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    bad = int((table["error"] != "").sum())
+    click.echo(f"valued {len(table) - bad:,} of {len(table):,} rows with "
+               f"{predictor.ref['name']}:{predictor.ref['version']}; {bad:,} rows with errors; "
+               f"wrote {out}")
+
+
+@cli.group()
+def models() -> None:
+    """The model registry."""
+
+
+@models.command("list", with_appcontext=False)
+def models_list() -> None:
+    """Every model version, CURRENT marked with *."""
+    reg = _registry()
+    click.echo(f"{'model':<24} {'version':>7}  {'created':<25} {'currency':<8} {'MdAPE%':>7}")
+    for name in reg.names():
+        current = reg.current(name)
+        for version in reg.versions(name):
+            card = reg.card(name, version)
+            overall = card.get("metrics", {}).get("model", {}).get("overall", {})
+            mdape = f"{overall['mdape']:.2f}" if "mdape" in overall else "-"
+            mark = "*" if version == current else " "
+            click.echo(f"{name:<24} {mark}{version:>6}  {card.get('created_at', ''):<25} "
+                       f"{card.get('currency', ''):<8} {mdape:>7}")
+
+
+@models.command("show", with_appcontext=False)
+@click.argument("spec")
+def models_show(spec: str) -> None:
+    """Print a model card (NAME or NAME:VERSION)."""
+    try:
+        name, version = _registry().resolve(spec)
+    except ValuationError as exc:
+        _fail(exc)
+    click.echo(json.dumps(_registry().card(name, version), indent=2, ensure_ascii=False))
+
+
+@models.command("promote", with_appcontext=False)
+@click.argument("spec")
+def models_promote(spec: str) -> None:
+    """Make NAME:VERSION the CURRENT version."""
+    name, _, version = spec.partition(":")
+    if not version:
+        raise click.UsageError("give NAME:VERSION")
+    try:
+        _registry().promote(name, version)
+    except ValuationError as exc:
+        _fail(exc)
+    click.echo(f"{name}:{version} is CURRENT")
+
+
+@cli.command("demo-model", with_appcontext=False)
+@click.option("--force", is_flag=True, help="train a new version even if one is registered")
+def demo_model(force: bool) -> None:
+    """Train and promote the demo model on the synthetic market unless one is CURRENT."""
+    settings = Config.from_env()
+    reg = Registry(settings.MODEL_ROOT)
+    if reg.current(settings.MODEL_NAME) and not force:
+        click.echo(f"model {settings.MODEL_NAME}:{reg.current(settings.MODEL_NAME)} is CURRENT")
+        return
+    path = settings.INSTANCE_PATH / "demo_market.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    demo_market.generate(DEMO_ROWS, DEMO_SEED).to_csv(path, index=False)
+    click.echo(f"generated {DEMO_ROWS:,} synthetic rows at {path}")
+    cfg = TrainConfig(data=path, name=settings.MODEL_NAME, eval_fraction=0.2, iterations=800,
+                      depth=6, threads=settings.TRAIN_THREADS, synthetic=True,
+                      notes="synthetic demo market: not for lending")
+    result = train(cfg, reg, click.echo, Progress(), promote=True)
+    click.echo(result.report)
+    click.echo(f"registered {settings.MODEL_NAME}:{result.version} and promoted it")
+
+
+def main() -> None:
+    cli(prog_name="valuation")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Settings: the one place that reads the environment. Each setting has a type and a default.
+
+| variable | default | meaning |
+|---|---|---|
+| DATABASE_URL | sqlite:///<instance>/valuation.db | SQLAlchemy URL; PostgreSQL in production |
+| MODEL_ROOT | <checkout>/models | the model registry folder |
+| MODEL_NAME | demo | the model served (its CURRENT version) |
+| DATA_ROOT | <checkout>/../shared/data | real datasets (benchmarks, tests) |
+| LOG_LEVEL | INFO | Python logging level |
+| MAX_CONTENT_LENGTH | 20971520 | request body limit in bytes (20 MiB) |
+| TRAIN_THREADS | -1 | CatBoost threads for training (-1: all cores) |
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass
+class Config:
+    """Typed settings read once from the environment (`Config.from_env()`)."""
+
+    DATABASE_URL: str = ""
+    MODEL_ROOT: Path = CHECKOUT / "models"
+    MODEL_NAME: str = "demo"
+    DATA_ROOT: Path = CHECKOUT.parent / "shared" / "data"
+    INSTANCE_PATH: Path = CHECKOUT / "instance"
+    LOG_LEVEL: str = "INFO"
+    MAX_CONTENT_LENGTH: int = 20 * 1024 * 1024
+    TRAIN_THREADS: int = -1
+    TESTING: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Config:
+        instance = Path(_env("INSTANCE_PATH", str(CHECKOUT / "instance")))
+        return cls(
+            DATABASE_URL=_env("DATABASE_URL", f"sqlite:///{instance / 'valuation.db'}"),
+            MODEL_ROOT=Path(_env("MODEL_ROOT", str(CHECKOUT / "models"))),
+            MODEL_NAME=_env("MODEL_NAME", "demo"),
+            DATA_ROOT=Path(_env("DATA_ROOT", str(CHECKOUT.parent / "shared" / "data"))),
+            INSTANCE_PATH=instance,
+            LOG_LEVEL=_env("LOG_LEVEL", "INFO").upper(),
+            MAX_CONTENT_LENGTH=int(_env("MAX_CONTENT_LENGTH", str(20 * 1024 * 1024))),
+            TRAIN_THREADS=int(_env("TRAIN_THREADS", "-1")),
+        )
+
+    def as_flask(self) -> dict[str, Any]:
+        """Upper-case settings for `app.config`."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name.isupper()}
+        out.update(self.extra)
+        return out

@@ -1,0 +1,39 @@
+"""Database engine and sessions (SQLAlchemy 2): SQLite file by default, PostgreSQL by DATABASE_URL."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return create_engine(url, connect_args={"check_same_thread": False})
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False)
+
+
+def engine() -> Engine:
+    return current_app.extensions["db_engine"]
+
+
+def session() -> Session:
+    """A new session; the caller (a service) owns the transaction."""
+    return current_app.extensions["db_sessions"]()
+
+
+def reachable() -> bool:
+    try:
+        with engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False

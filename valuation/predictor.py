@@ -1,0 +1,177 @@
+"""The predictor: a loaded model version that values canonical records (value, P10-P90 range,
+confidence, warnings). It loads once per process and serves many calls."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from catboost import CatBoostRegressor
+
+from . import features, priors
+from .record import validate_frame
+from .registry import Registry
+
+POINT_FILE, BAND_FILE, PROFILE_FILE = "point.cbm", "band.cbm", "profile.json"
+HIGH, MEDIUM = 0.7, 0.4  # confidence score thresholds for the levels
+RARE_SERIES_ROWS = 20
+UNUSUAL_KM_PER_YEAR = (1_000, 60_000)  # outside this, mileage is unusual for the age (cars >= 2 y)
+
+
+@dataclass
+class Predictor:
+    """Point and band CatBoost models plus the card and the training profile."""
+
+    point: CatBoostRegressor
+    band: CatBoostRegressor
+    card: dict[str, Any]
+    profile: dict[str, Any]
+
+    @classmethod
+    def load(cls, registry: Registry, spec: str) -> Predictor:
+        folder, card = registry.load(spec)
+        return cls.from_folder(folder, card)
+
+    @classmethod
+    def from_folder(cls, folder: Path, card: dict[str, Any]) -> Predictor:
+        point, band = CatBoostRegressor(), CatBoostRegressor()
+        point.load_model(str(folder / POINT_FILE))
+        band.load_model(str(folder / BAND_FILE))
+        profile = json.loads((folder / PROFILE_FILE).read_text())
+        return cls(point=point, band=band, card=card, profile=profile)
+
+    def save(self, folder: Path) -> None:
+        self.point.save_model(str(folder / POINT_FILE))
+        self.band.save_model(str(folder / BAND_FILE))
+        (folder / PROFILE_FILE).write_text(json.dumps(self.profile, ensure_ascii=False))
+
+    @property
+    def ref(self) -> dict[str, str]:
+        return {"name": self.card.get("name", ""), "version": self.card.get("version", "")}
+
+    # -- offsets -------------------------------------------------------------------------
+    def fill_new_price(self, derived: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        """New price, imputed from the series then brand median when missing; and an imputed mask."""
+        lookup = self.profile["new_price"]
+        key = derived["brand"].astype(str) + "|" + derived["series"].astype(str)
+        guess = key.map(lookup["series"]).fillna(derived["brand"].astype(str).map(lookup["brand"]))
+        filled = derived["new_price"].fillna(guess)
+        return filled, derived["new_price"].isna() & filled.notna()
+
+    def offset(self, derived: pd.DataFrame) -> np.ndarray:
+        """The per-row offset added to the models' output (log space)."""
+        base = np.full(len(derived), float(self.card["target"]["center"]))
+        if self.card["target"]["mode"] == "retention":
+            base = base + np.log(derived["new_price"].to_numpy(dtype=float))
+        return base
+
+    def log_predict(self, derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log point, P10 and P90 before prior adjustments, for derived rows."""
+        x = features.model_input(derived)
+        off = self.offset(derived)
+        point = self.point.predict(x) + off
+        band = np.asarray(self.band.predict(x)).reshape(len(x), -1) + off[:, None]
+        shift = float(self.card["calibration"]["conformal_shift"])
+        low = np.minimum(band[:, 0] - shift, point)
+        high = np.maximum(band[:, -1] + shift, point)
+        return point, low, high
+
+    # -- the public call -----------------------------------------------------------------
+    def predict(self, raw: pd.DataFrame, today: dt.date | None = None) -> pd.DataFrame:
+        """Value canonical records. Returns one row per input row: value, value_low,
+        value_high, confidence, confidence_level, reasons, warnings, error, prior factors."""
+        checked = validate_frame(raw, training=False, today=today)
+        derived = features.derive(checked.frame)
+        errors = checked.messages()
+        if self.card["target"]["mode"] == "retention":
+            filled, imputed = self.fill_new_price(derived)
+            derived["new_price"] = filled
+            no_basis = filled.isna() & (errors == "")
+            errors[no_basis] = ("new_price is required for this model: brand and series "
+                                "unknown, no guide price to infer")
+        else:
+            imputed = pd.Series(False, index=derived.index)
+        ok = (errors == "").to_numpy()
+        out = pd.DataFrame(index=derived.index)
+        out["error"] = errors.where(~ok, None)
+        for col in ("value", "value_low", "value_high", "confidence"):
+            out[col] = np.nan
+        out["confidence_level"] = None
+        out["reasons"] = [[] for _ in range(len(out))]
+        out["warnings"] = [[] for _ in range(len(out))]
+        if not ok.any():
+            return out
+        rows = derived[ok]
+        point, low, high = self.log_predict(rows)
+        factor_frame = priors.factors(rows, self.card["priors"])
+        factor = priors.combined(factor_frame)
+        out.loc[ok, "value"] = np.exp(point) * factor
+        out.loc[ok, "value_low"] = np.exp(low) * factor
+        out.loc[ok, "value_high"] = np.exp(high) * factor
+        for col in factor_frame.columns:
+            out.loc[ok, f"prior_{col}"] = factor_frame[col].to_numpy()
+        rel_width = (np.exp(high) - np.exp(low)) / np.exp(point)
+        score, reasons, warnings = self.assess(rows, rel_width, imputed[ok], factor_frame)
+        out.loc[ok, "confidence"] = score
+        out.loc[ok, "confidence_level"] = np.where(score >= HIGH, "high",
+                                                   np.where(score >= MEDIUM, "medium", "low"))
+        out.loc[ok, "reasons"] = pd.Series(reasons, index=rows.index)
+        out.loc[ok, "warnings"] = pd.Series(warnings, index=rows.index)
+        return out
+
+    def assess(self, rows: pd.DataFrame, rel_width: np.ndarray, imputed: pd.Series,
+               factor_frame: pd.DataFrame) -> tuple[np.ndarray, list[list[str]], list[list[str]]]:
+        """Confidence score 0-1 with its reasons, and warnings, per row."""
+        prof = self.profile
+        ref_width = float(prof["median_rel_width"])
+        score = np.clip(1.2 - 0.5 * rel_width / ref_width, 0.0, 1.0)
+        reasons: list[list[str]] = [[] for _ in range(len(rows))]
+        warnings: list[list[str]] = [[] for _ in range(len(rows))]
+        wide = rel_width > ref_width
+        for i in np.flatnonzero(wide):
+            reasons[i].append(f"range wider than typical ({rel_width[i]:.0%} vs {ref_width:.0%})")
+
+        def penalise(mask: np.ndarray, factor: float, reason: str | None,
+                     warning: str | None) -> None:
+            nonlocal score
+            score = np.where(mask, score * factor, score)
+            for i in np.flatnonzero(mask):
+                if reason:
+                    reasons[i].append(reason)
+                if warning:
+                    warnings[i].append(warning)
+
+        brand = rows["brand"].astype(str)
+        key = brand + "|" + rows["series"].astype(str)
+        brand_n = brand.map(prof["brand_counts"]).fillna(0).to_numpy()
+        series_n = key.map(prof["series_counts"]).fillna(0).to_numpy()
+        penalise(brand_n == 0, 0.4, "brand not seen in training", "unknown brand")
+        penalise((brand_n > 0) & (series_n == 0), 0.5, "series not seen in training",
+                 "unknown series")
+        penalise((series_n > 0) & (series_n < RARE_SERIES_ROWS), 0.8,
+                 "series rare in training", None)
+        for col in ("age_months", "mileage_km"):
+            lo, hi = prof["ranges"][col]
+            values = rows[col].to_numpy(dtype=float)
+            penalise((values < lo) | (values > hi), 0.75, f"{col} outside the training range",
+                     f"{col} outside the training range ({lo:,.0f}-{hi:,.0f})")
+        kmy = rows["mileage_per_year_km"].to_numpy(dtype=float)
+        unusual = (rows["age_months"].to_numpy() >= 24) & (
+            (kmy < UNUSUAL_KM_PER_YEAR[0]) | (kmy > UNUSUAL_KM_PER_YEAR[1]))
+        penalise(unusual, 0.9, "mileage unusual for age", "mileage unusual for age")
+        penalise(imputed.to_numpy(), 0.85, "new_price inferred from the series",
+                 "new_price missing: inferred from the series median")
+        for col in factor_frame.columns:
+            bites = factor_frame[col].to_numpy() != 1.0
+            penalise(bites, 0.85, f"prior adjustment for {col}",
+                     f"{col}: prior adjustment applied ({self.card['priors'][col]['rule']})")
+        soh_non_nev = rows["battery_soh_pct"].notna().to_numpy() & (rows["is_nev"] == 0).to_numpy()
+        penalise(soh_non_nev, 1.0, None, "battery_soh_pct ignored: not an NEV")
+        for col, label in (("flood_damage", "flood-damaged (泡水)"), ("fire_damage", "fire-damaged (火烧)")):
+            flagged = rows[col].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            penalise(flagged, 1.0, None, label)
+        return score, reasons, warnings

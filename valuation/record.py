@@ -1,0 +1,173 @@
+"""The canonical vehicle record (DESIGN.md): field names, types, enums, units and row validation."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+ENUMS: dict[str, tuple[str, ...]] = {
+    "body_type": ("sedan", "hatchback", "suv", "mpv", "coupe", "convertible", "wagon",
+                  "pickup", "van", "truck", "other"),
+    "energy_type": ("petrol", "diesel", "hev", "phev", "erev", "bev", "fcev", "gas", "other"),
+    "transmission": ("manual", "automatic", "other"),
+    "accident": ("none", "minor", "structural"),
+    "usage": ("private", "commercial", "ride_hailing", "rental", "other"),
+}
+NEV_ENERGY = frozenset({"bev", "phev", "erev", "fcev"})
+COMMERCIAL_USAGE = frozenset({"commercial", "ride_hailing"})
+MAX_MILEAGE_KM = 2_000_000
+# Above this yearly distance a car's odometer is not believable (a taxi does about 100,000 km/yr).
+MAX_KM_PER_YEAR = 250_000
+
+
+@dataclass(frozen=True)
+class Field:
+    """One canonical field: its type, whether it is required, bounds and unit."""
+
+    name: str
+    kind: str  # str | enum | int | float | date | bool
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    positive: bool = False  # strictly greater than zero
+    doc: str = ""
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("brand", "str", required=True, doc="make, e.g. 比亚迪, Tesla, Ford"),
+    Field("series", "str", required=True, doc="model line (车系), e.g. 汉, Model 3"),
+    Field("variant", "str", doc="trim / 款型 text"),
+    Field("model_year", "int", minimum=1900, maximum=2100, doc="款 year"),
+    Field("body_type", "enum"),
+    Field("energy_type", "enum", required=True),
+    Field("transmission", "enum"),
+    Field("displacement_l", "float", minimum=0, maximum=10, doc="litres"),
+    Field("power_kw", "float", minimum=0, maximum=2000, doc="kW"),
+    Field("battery_kwh", "float", minimum=0, maximum=300, doc="NEV pack size, kWh"),
+    Field("range_km", "float", minimum=0, maximum=2000, doc="rated electric range, km"),
+    Field("battery_soh_pct", "float", minimum=0, maximum=100, doc="battery state of health, %"),
+    Field("new_price", "float", positive=True, doc="new-car guide price, model currency"),
+    Field("first_registration", "date", required=True, doc="YYYY-MM-DD, YYYY-MM or YYYY"),
+    Field("valuation_date", "date", doc="sale/listing date; required for training"),
+    Field("mileage_km", "float", required=True, minimum=0, maximum=MAX_MILEAGE_KM, doc="km"),
+    Field("transfer_count", "int", minimum=0, maximum=50, doc="ownership transfers (过户次数)"),
+    Field("condition_score", "float", minimum=0, maximum=100, doc="GB/T 30323 score"),
+    Field("accident", "enum"),
+    Field("flood_damage", "bool"),
+    Field("fire_damage", "bool"),
+    Field("usage", "enum"),
+    Field("region", "str", doc="city or province"),
+    Field("color", "str"),
+    Field("price", "float", positive=True, doc="training target, model currency"),
+)
+FIELD_BY_NAME = {f.name: f for f in FIELDS}
+NAMES = tuple(f.name for f in FIELDS)
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+@dataclass
+class Validated:
+    """Typed canonical frame plus, per row, the list of reasons it is invalid (empty when valid)."""
+
+    frame: pd.DataFrame
+    reasons: pd.Series  # list[str] per row
+
+    @property
+    def valid(self) -> pd.Series:
+        return self.reasons.map(len) == 0
+
+    def messages(self) -> pd.Series:
+        """One '; '-joined error text per row, '' for valid rows."""
+        return self.reasons.map("; ".join)
+
+    def reason_counts(self) -> dict[str, int]:
+        """Rows per reason (a row with two problems counts under both)."""
+        counts: dict[str, int] = {}
+        for row in self.reasons:
+            for reason in row:
+                counts[reason] = counts.get(reason, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def parse_dates(col: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse YYYY-MM-DD, YYYY-MM (the 15th) and YYYY (1 July); returns (dates, unparseable mask)."""
+    text = col.astype("string").str.strip().str.slice(0, 10)
+    present = text.notna() & (text != "")
+    out = pd.Series(pd.NaT, index=col.index, dtype="datetime64[ns]")
+    for pattern, fmt, suffix in ((r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d", ""),
+                                 (r"^\d{4}-\d{2}$", "%Y-%m-%d", "-15"),
+                                 (r"^\d{4}$", "%Y-%m-%d", "-07-01")):
+        mask = present & text.str.match(pattern).fillna(False).astype(bool)
+        if mask.any():
+            out[mask] = pd.to_datetime(text[mask] + suffix, format=fmt, errors="coerce")
+    return out, present & out.isna()
+
+
+def _parse(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
+    """Typed column and a mask of present-but-invalid values."""
+    if field.kind == "date":
+        return parse_dates(col)
+    text = col.astype("string").str.strip()
+    present = text.notna() & (text != "") & (text.str.lower() != "nan")
+    if field.kind == "str":
+        return text.where(present), pd.Series(False, index=col.index)
+    if field.kind == "enum":
+        value = text.str.lower().where(present)
+        return value, present & ~value.isin(ENUMS[field.name])
+    if field.kind == "bool":
+        low = text.str.lower()
+        value = pd.Series(pd.NA, index=col.index, dtype="boolean")
+        value[low.isin(_TRUE).fillna(False).astype(bool)] = True
+        value[low.isin(_FALSE).fillna(False).astype(bool)] = False
+        return value, present & value.isna()
+    number = pd.to_numeric(text.where(present), errors="coerce").astype("float64")
+    bad = present & (number.isna() | ~np.isfinite(number.fillna(0)))
+    if field.kind == "int":
+        bad |= present & number.notna() & (number != np.floor(number.fillna(0)))
+    in_bounds = pd.Series(True, index=col.index)
+    if field.minimum is not None:
+        in_bounds &= number.fillna(field.minimum) >= field.minimum
+    if field.maximum is not None:
+        in_bounds &= number.fillna(field.maximum) <= field.maximum
+    if field.positive:
+        in_bounds &= number.fillna(1) > 0
+    bad |= present & ~in_bounds
+    return number.where(~bad), bad
+
+
+def validate_frame(raw: pd.DataFrame, *, training: bool,
+                   today: dt.date | None = None) -> Validated:
+    """Type every canonical field and list each row's problems.
+
+    Training rows need `price` and `valuation_date`; elsewhere `valuation_date`
+    defaults to `today`. Columns that are not canonical fields pass through untouched.
+    """
+    raw = raw.reset_index(drop=True)
+    frame = raw.copy()
+    flags: dict[str, pd.Series] = {}
+    for field in FIELDS:
+        col = raw[field.name] if field.name in raw.columns else pd.Series(pd.NA, index=raw.index)
+        value, bad = _parse(col, field)
+        if field.name == "valuation_date" and not training:
+            value = value.fillna(pd.Timestamp(today or dt.date.today()))
+        frame[field.name] = value
+        required = field.required or (training and field.name in ("price", "valuation_date"))
+        if field.name == "price" and training:
+            flags["price <= 0"] = bad & (pd.to_numeric(col, errors="coerce") <= 0)
+            bad = bad & ~flags["price <= 0"]
+        flags[f"invalid {field.name}"] = bad
+        if required:
+            flags[f"missing {field.name}"] = value.isna() & ~bad
+    reg, val = frame["first_registration"], frame["valuation_date"]
+    flags["registration after valuation date"] = (reg > val).fillna(False).astype(bool)
+    years = ((val - reg).dt.days / 365.25).clip(lower=1 / 12)
+    flags["impossible mileage"] = (frame["mileage_km"] / years > MAX_KM_PER_YEAR).fillna(False)
+    reasons = pd.Series([[] for _ in range(len(frame))], index=frame.index, dtype=object)
+    for reason, mask in flags.items():
+        for idx in mask.index[mask.to_numpy(dtype=bool)]:
+            reasons[idx].append(reason)
+    return Validated(frame=frame, reasons=reasons)
