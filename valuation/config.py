@@ -9,6 +9,9 @@
 | LOG_LEVEL | INFO | Python logging level |
 | MAX_CONTENT_LENGTH | 20971520 | request body limit in bytes (20 MiB) |
 | TRAIN_THREADS | -1 | CatBoost threads for training (-1: all cores) |
+| WEB_BIND | 127.0.0.1:8000 | gunicorn listen address |
+| WEB_WORKERS | 2 | gunicorn worker processes (each loads the model once) |
+| WEB_TIMEOUT | 60 | gunicorn worker timeout, seconds |
 """
 from __future__ import annotations
 
@@ -37,6 +40,9 @@ class Config:
     LOG_LEVEL: str = "INFO"
     MAX_CONTENT_LENGTH: int = 20 * 1024 * 1024
     TRAIN_THREADS: int = -1
+    WEB_BIND: str = "127.0.0.1:8000"
+    WEB_WORKERS: int = 2
+    WEB_TIMEOUT: int = 60
     TESTING: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -52,6 +58,9 @@ class Config:
             LOG_LEVEL=_env("LOG_LEVEL", "INFO").upper(),
             MAX_CONTENT_LENGTH=int(_env("MAX_CONTENT_LENGTH", str(20 * 1024 * 1024))),
             TRAIN_THREADS=int(_env("TRAIN_THREADS", "-1")),
+            WEB_BIND=_env("WEB_BIND", "127.0.0.1:8000"),
+            WEB_WORKERS=int(_env("WEB_WORKERS", "2")),
+            WEB_TIMEOUT=int(_env("WEB_TIMEOUT", "60")),
         )
 
     def as_flask(self) -> dict[str, Any]:

@@ -6,6 +6,8 @@ refuses a model whose card disagrees (see registry.check_card).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -25,8 +27,15 @@ NUMERIC: tuple[str, ...] = (
     "flood_damage", "fire_damage", "is_nev", "valuation_month",
 )
 FEATURES: tuple[str, ...] = CATEGORICAL + NUMERIC
-# Other things equal, value must not rise with age or mileage, nor fall with condition.
-MONOTONE: dict[str, int] = {"age_months": -1, "mileage_km": -1, "condition_score": 1}
+# Other things equal, value must not rise with age or mileage, nor fall with condition or SOH.
+MONOTONE: dict[str, int] = {"age_months": -1, "mileage_km": -1, "condition_score": 1,
+                            "battery_soh_pct": 1}
+# A condition field the caller leaves out is assumed typical (and the valuation says so).
+ASSUMED_VALUES: dict[str, object] = {"accident": "none", "usage": "private",
+                                     "flood_damage": False, "fire_damage": False}
+MEDIAN_FILLED = ("condition_score", "transfer_count")
+SPEC_NUMERIC = ("displacement_l", "power_kw", "battery_kwh", "range_km")
+SPEC_CATEGORICAL = ("body_type", "transmission")
 
 
 def derive(frame: pd.DataFrame) -> pd.DataFrame:
@@ -46,13 +55,67 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def model_input(derived: pd.DataFrame) -> pd.DataFrame:
-    """Exactly the model's columns, in contract order and dtypes."""
+def series_key(frame: pd.DataFrame) -> pd.Series:
+    return frame["brand"].astype(str) + "|" + frame["series"].astype(str)
+
+
+def learn_defaults(derived: pd.DataFrame) -> dict[str, Any]:
+    """What `fill_defaults` assumes: training medians of the numeric condition fields (None
+    where the data never has one) and each series' typical specification."""
+    out: dict[str, Any] = {c: (float(derived[c].median()) if derived[c].notna().any() else None)
+                           for c in MEDIAN_FILLED}
+    groups = derived.groupby(series_key(derived))
+    specs: dict[str, dict[str, Any]] = {}
+    for col in SPEC_NUMERIC:
+        for key, value in groups[col].median().dropna().items():
+            specs.setdefault(str(key), {})[col] = round(float(value), 2)
+    for col in SPEC_CATEGORICAL:
+        for key, value in groups[col].agg(lambda c: c.mode().iat[0] if c.notna().any() else None
+                                          ).dropna().items():
+            specs.setdefault(str(key), {})[col] = str(value)
+    out["series_specs"] = specs
+    return out
+
+
+def fill_defaults(derived: pd.DataFrame, defaults: dict[str, Any],
+                  expected_soh: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fill what the caller left out, so that a missing value never reads as an extreme one:
+    the specification from the series' typical one, `model_year` from the registration year,
+    and condition as typical (no accident or damage, private use, training median condition
+    and transfers, for an NEV the SOH expected at its age and mileage).
+    Returns the filled frame and a mask of what was assumed."""
+    out = derived.copy()
+    assumed = pd.DataFrame(index=out.index)
+    specs = defaults.get("series_specs", {})
+    key = series_key(out)
+    fills: dict[str, Any] = {col: key.map({k: v.get(col) for k, v in specs.items()})
+                             for col in SPEC_NUMERIC + SPEC_CATEGORICAL}
+    fills["model_year"] = out["first_registration"].dt.year.astype("float64")
+    fills.update(ASSUMED_VALUES)
+    fills.update({k: defaults.get(k) for k in MEDIAN_FILLED if defaults.get(k) is not None})
+    fills["battery_soh_pct"] = expected_soh.where(out["is_nev"] == 1)
+    for col, value in fills.items():
+        before = out[col].isna()
+        filled = out[col].astype(object).where(~before, value)
+        assumed[col] = before & filled.notna()
+        out[col] = filled
+    for col in ("flood_damage", "fire_damage"):
+        out[col] = out[col].astype("boolean")
+    for col in SPEC_NUMERIC + MEDIAN_FILLED + ("model_year", "battery_soh_pct"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+    return out, assumed
+
+
+def model_input(derived: pd.DataFrame, neutral: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Exactly the model's columns, in contract order and dtypes. `neutral` columns (effects the
+    model does not learn; priors apply instead) are blanked so they never move the model."""
     data = {}
     for name in CATEGORICAL:
-        data[name] = derived[name].astype("string").fillna(MISSING_CATEGORY).astype(str)
+        col = derived[name].astype("string").fillna(MISSING_CATEGORY).astype(str)
+        data[name] = pd.Series(MISSING_CATEGORY, index=col.index) if name in neutral else col
     for name in NUMERIC:
-        data[name] = pd.to_numeric(derived[name], errors="coerce").astype("float64")
+        col = pd.to_numeric(derived[name], errors="coerce").astype("float64")
+        data[name] = col * np.nan if name in neutral else col
     return pd.DataFrame(data, index=derived.index)
 
 

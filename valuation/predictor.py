@@ -16,7 +16,8 @@ from . import features, priors
 from .record import validate_frame
 from .registry import Registry
 
-POINT_FILE, BAND_FILE, PROFILE_FILE = "point.cbm", "band.cbm", "profile.json"
+POINT_FILE, LOW_FILE, HIGH_FILE = "point.cbm", "low.cbm", "high.cbm"
+PROFILE_FILE = "profile.json"
 HIGH, MEDIUM = 0.7, 0.4  # confidence score thresholds for the levels
 RARE_SERIES_ROWS = 20
 UNUSUAL_KM_PER_YEAR = (1_000, 60_000)  # outside this, mileage is unusual for the age (cars >= 2 y)
@@ -24,10 +25,11 @@ UNUSUAL_KM_PER_YEAR = (1_000, 60_000)  # outside this, mileage is unusual for th
 
 @dataclass
 class Predictor:
-    """Point and band CatBoost models plus the card and the training profile."""
+    """Point, P10 and P90 CatBoost models plus the card and the training profile."""
 
     point: CatBoostRegressor
-    band: CatBoostRegressor
+    low: CatBoostRegressor
+    high: CatBoostRegressor
     card: dict[str, Any]
     profile: dict[str, Any]
 
@@ -38,29 +40,36 @@ class Predictor:
 
     @classmethod
     def from_folder(cls, folder: Path, card: dict[str, Any]) -> Predictor:
-        point, band = CatBoostRegressor(), CatBoostRegressor()
-        point.load_model(str(folder / POINT_FILE))
-        band.load_model(str(folder / BAND_FILE))
+        models = []
+        for filename in (POINT_FILE, LOW_FILE, HIGH_FILE):
+            model = CatBoostRegressor()
+            model.load_model(str(folder / filename))
+            models.append(model)
         profile = json.loads((folder / PROFILE_FILE).read_text())
-        return cls(point=point, band=band, card=card, profile=profile)
+        return cls(*models, card=card, profile=profile)
 
     def save(self, folder: Path) -> None:
         self.point.save_model(str(folder / POINT_FILE))
-        self.band.save_model(str(folder / BAND_FILE))
+        self.low.save_model(str(folder / LOW_FILE))
+        self.high.save_model(str(folder / HIGH_FILE))
         (folder / PROFILE_FILE).write_text(json.dumps(self.profile, ensure_ascii=False))
+
+    @property
+    def neutral(self) -> tuple[str, ...]:
+        """Fields whose effect is a prior, not learned: blank in the model input."""
+        return tuple(f for f, spec in self.card.get("priors", {}).items() if spec["applied"])
 
     @property
     def ref(self) -> dict[str, str]:
         return {"name": self.card.get("name", ""), "version": self.card.get("version", "")}
 
     # -- offsets -------------------------------------------------------------------------
-    def fill_new_price(self, derived: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-        """New price, imputed from the series then brand median when missing; and an imputed mask."""
+    def fill_new_price(self, frame: pd.DataFrame) -> pd.Series:
+        """New price, imputed from the series median, then the brand median, when missing."""
         lookup = self.profile["new_price"]
-        key = derived["brand"].astype(str) + "|" + derived["series"].astype(str)
-        guess = key.map(lookup["series"]).fillna(derived["brand"].astype(str).map(lookup["brand"]))
-        filled = derived["new_price"].fillna(guess)
-        return filled, derived["new_price"].isna() & filled.notna()
+        brand = frame["brand"].astype(str)
+        guess = (brand + "|" + frame["series"].astype(str)).map(lookup["series"])
+        return frame["new_price"].fillna(guess.fillna(brand.map(lookup["brand"])))
 
     def offset(self, derived: pd.DataFrame) -> np.ndarray:
         """The per-row offset added to the models' output (log space)."""
@@ -71,13 +80,12 @@ class Predictor:
 
     def log_predict(self, derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Log point, P10 and P90 before prior adjustments, for derived rows."""
-        x = features.model_input(derived)
+        x = features.model_input(derived, self.neutral)
         off = self.offset(derived)
         point = self.point.predict(x) + off
-        band = np.asarray(self.band.predict(x)).reshape(len(x), -1) + off[:, None]
         shift = float(self.card["calibration"]["conformal_shift"])
-        low = np.minimum(band[:, 0] - shift, point)
-        high = np.maximum(band[:, -1] + shift, point)
+        low = np.minimum(self.low.predict(x) + off - shift, point)
+        high = np.maximum(self.high.predict(x) + off + shift, point)
         return point, low, high
 
     # -- the public call -----------------------------------------------------------------
@@ -85,19 +93,19 @@ class Predictor:
         """Value canonical records. Returns one row per input row: value, value_low,
         value_high, confidence, confidence_level, reasons, warnings, error, prior factors."""
         checked = validate_frame(raw, training=False, today=today)
-        derived = features.derive(checked.frame)
         errors = checked.messages()
+        imputed = pd.Series(False, index=checked.frame.index)
         if self.card["target"]["mode"] == "retention":
-            filled, imputed = self.fill_new_price(derived)
-            derived["new_price"] = filled
+            filled = self.fill_new_price(checked.frame)
+            imputed = checked.frame["new_price"].isna() & filled.notna()
+            checked.frame["new_price"] = filled
             no_basis = filled.isna() & (errors == "")
             errors[no_basis] = ("new_price is required for this model: brand and series "
                                 "unknown, no guide price to infer")
-        else:
-            imputed = pd.Series(False, index=derived.index)
+        derived, assumed = self.complete(features.derive(checked.frame))
         ok = (errors == "").to_numpy()
         out = pd.DataFrame(index=derived.index)
-        out["error"] = errors.where(~ok, None)
+        out["error"] = pd.Series([e or None for e in errors], index=out.index, dtype=object)
         for col in ("value", "value_low", "value_high", "confidence"):
             out[col] = np.nan
         out["confidence_level"] = None
@@ -116,12 +124,33 @@ class Predictor:
             out.loc[ok, f"prior_{col}"] = factor_frame[col].to_numpy()
         rel_width = (np.exp(high) - np.exp(low)) / np.exp(point)
         score, reasons, warnings = self.assess(rows, rel_width, imputed[ok], factor_frame)
+        for i, text in enumerate(self.assumption_notes(rows, assumed[ok])):
+            if text:
+                warnings[i].append(text)
         out.loc[ok, "confidence"] = score
         out.loc[ok, "confidence_level"] = np.where(score >= HIGH, "high",
                                                    np.where(score >= MEDIUM, "medium", "low"))
         out.loc[ok, "reasons"] = pd.Series(reasons, index=rows.index)
         out.loc[ok, "warnings"] = pd.Series(warnings, index=rows.index)
         return out
+
+    def complete(self, derived: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Fill condition fields the caller left out with typical values (features.fill_defaults)."""
+        expected = priors.expected_soh(derived["age_months"], derived["mileage_km"])
+        return features.fill_defaults(derived, self.profile["defaults"], expected)
+
+    @staticmethod
+    def assumption_notes(rows: pd.DataFrame, assumed: pd.DataFrame) -> list[str]:
+        """Per row, one warning naming the condition fields assumed typical."""
+        notes = []
+        for idx in rows.index:
+            parts = []
+            for col in assumed.columns[assumed.loc[idx].to_numpy(dtype=bool)]:
+                value = rows.at[idx, col]
+                shown = f"{value:g}" if isinstance(value, float) else str(value).lower()
+                parts.append(f"{col}={shown}")
+            notes.append(f"not given, assumed typical: {', '.join(parts)}" if parts else "")
+        return notes
 
     def assess(self, rows: pd.DataFrame, rel_width: np.ndarray, imputed: pd.Series,
                factor_frame: pd.DataFrame) -> tuple[np.ndarray, list[list[str]], list[list[str]]]:

@@ -86,10 +86,10 @@ def factors(derived: pd.DataFrame, priors: dict[str, dict[str, Any]]) -> pd.Data
                                                             derived["mileage_km"])
             factor = (1 + SOH_VALUE_PER_POINT * gap).clip(*SOH_FACTOR_BOUNDS)
             factor = factor.where(derived["is_nev"] == 1)
-        elif field == "flood_damage":
-            factor = derived[field].astype("boolean").map({True: FLOOD_FACTOR, False: 1.0})
-        elif field == "fire_damage":
-            factor = derived[field].astype("boolean").map({True: FIRE_FACTOR, False: 1.0})
+        elif field in ("flood_damage", "fire_damage"):
+            flagged = derived[field].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            damaged = FLOOD_FACTOR if field == "flood_damage" else FIRE_FACTOR
+            factor = pd.Series(np.where(flagged, damaged, 1.0), index=derived.index)
         elif field == "accident":
             factor = derived[field].map(ACCIDENT_FACTORS)
         elif field == "transfer_count":
@@ -97,7 +97,7 @@ def factors(derived: pd.DataFrame, priors: dict[str, dict[str, Any]]) -> pd.Data
             factor = (1 - TRANSFER_STEP * extra).clip(lower=TRANSFER_FLOOR)
         else:
             factor = derived[field].map(USAGE_FACTORS)
-        out[field] = pd.to_numeric(factor, errors="coerce").fillna(1.0).astype(float)
+        out[field] = pd.to_numeric(factor, errors="coerce").astype(float).fillna(1.0)
     return out
 
 

@@ -156,16 +156,17 @@ def validate_frame(raw: pd.DataFrame, *, training: bool,
             value = value.fillna(pd.Timestamp(today or dt.date.today()))
         frame[field.name] = value
         required = field.required or (training and field.name in ("price", "valuation_date"))
-        if field.name == "price" and training:
-            flags["price <= 0"] = bad & (pd.to_numeric(col, errors="coerce") <= 0)
-            bad = bad & ~flags["price <= 0"]
-        flags[f"invalid {field.name}"] = bad
         if required:
             flags[f"missing {field.name}"] = value.isna() & ~bad
+        if field.name == "price" and training:
+            flags["price <= 0"] = bad & (pd.to_numeric(col, errors="coerce") <= 0).fillna(False)
+            bad = bad & ~flags["price <= 0"]
+        flags[f"invalid {field.name}"] = bad
     reg, val = frame["first_registration"], frame["valuation_date"]
     flags["registration after valuation date"] = (reg > val).fillna(False).astype(bool)
     years = ((val - reg).dt.days / 365.25).clip(lower=1 / 12)
-    flags["impossible mileage"] = (frame["mileage_km"] / years > MAX_KM_PER_YEAR).fillna(False)
+    too_far = (frame["mileage_km"] / years > MAX_KM_PER_YEAR).fillna(False)
+    flags["impossible mileage"] = too_far & ~flags["registration after valuation date"]
     reasons = pd.Series([[] for _ in range(len(frame))], index=frame.index, dtype=object)
     for reason, mask in flags.items():
         for idx in mask.index[mask.to_numpy(dtype=bool)]:

@@ -164,33 +164,43 @@ def build_profile(frame: pd.DataFrame, rel_width: float) -> dict[str, Any]:
 
 
 def fit(frame: pd.DataFrame, cfg: TrainConfig, progress: Progress) -> Predictor:
-    """Point model on every training row; band model on the fit part, calibrated on the rest."""
+    """Point model on every training row; P10/P90 models on the fit part, calibrated on the rest.
+
+    Two single-quantile models rather than one MultiQuantile model: CatBoost does not
+    enforce monotone constraints for MultiQuantile (catboost issue 2938)."""
     spec = target_spec(frame)
     if spec["mode"] == "retention":
         frame = frame[frame["new_price"].notna()].reset_index(drop=True)
     cal = split_calibration(frame, cfg)
-    card: dict[str, Any] = {"target": spec, "calibration": {"conformal_shift": 0.0}}
-    stub = Predictor(point=None, band=None, card=card, profile={})  # type: ignore[arg-type]
-    x = features.model_input(frame)
-    y = features.target(frame) - stub.offset(frame)
-    alphas = ",".join(str(a) for a in ((1 - cfg.coverage) / 2, (1 + cfg.coverage) / 2))
-    band = _regressor(cfg, f"MultiQuantile:alpha={alphas}")
-    band.fit(x[~cal], y[~cal], callbacks=[_CatBoostProgress("range model", cfg.iterations,
-                                                            progress)])
-    point = _regressor(cfg, "RMSE")
-    point.fit(x, y, callbacks=[_CatBoostProgress("point model", cfg.iterations, progress)])
-    q = np.asarray(band.predict(x[cal])).reshape(int(cal.sum()), -1)
-    scores = np.maximum(q[:, 0] - y[cal], y[cal] - q[:, -1])
+    card: dict[str, Any] = {"target": spec, "calibration": {"conformal_shift": 0.0},
+                            "priors": priors.plan(frame)}
+    predictor = Predictor(point=None, low=None, high=None, card=card,  # type: ignore[arg-type]
+                          profile={"defaults": features.learn_defaults(frame)})
+    frame, _ = predictor.complete(frame)
+    x = features.model_input(frame, predictor.neutral)
+    y = features.target(frame) - predictor.offset(frame)
+    band_iterations = max(100, cfg.iterations // 3)
+    for side, alpha in (("low", (1 - cfg.coverage) / 2), ("high", (1 + cfg.coverage) / 2)):
+        model = _regressor(cfg, f"Quantile:alpha={alpha:g}", iterations=band_iterations,
+                           depth=min(cfg.depth, 6))
+        model.fit(x[~cal], y[~cal], callbacks=[_CatBoostProgress(f"P{alpha * 100:.0f} model",
+                                                                 band_iterations, progress)])
+        setattr(predictor, side, model)
+    predictor.point = _regressor(cfg, "RMSE")
+    predictor.point.fit(x, y, callbacks=[_CatBoostProgress("point model", cfg.iterations,
+                                                           progress)])
+    off = predictor.offset(frame[cal])
+    low, high = predictor.low.predict(x[cal]) + off, predictor.high.predict(x[cal]) + off
+    y_cal = y[cal] + off
+    scores = np.maximum(low - y_cal, y_cal - high)
     n = len(scores)
     level = min(1.0, math.ceil((n + 1) * cfg.coverage) / n)
     card["calibration"] = {"method": "conformalized quantile regression (CQR)",
                            "rows": n, "target_coverage": cfg.coverage,
                            "conformal_shift": float(np.quantile(scores, level))}
-    predictor = Predictor(point=point, band=band, card=card, profile={})
-    _, low, high = predictor.log_predict(frame[cal])
-    point_cal = point.predict(x[cal]) + predictor.offset(frame[cal])
-    rel = (np.exp(high) - np.exp(low)) / np.exp(point_cal)
-    predictor.profile = build_profile(frame, float(np.median(rel)))
+    point, low, high = predictor.log_predict(frame[cal])
+    rel = (np.exp(high) - np.exp(low)) / np.exp(point)
+    predictor.profile.update(build_profile(frame, float(np.median(rel))))
     return predictor
 
 
@@ -207,7 +217,7 @@ def baseline_input(frame: pd.DataFrame) -> pd.DataFrame:
     for c in BASELINE_NUMERIC:
         col = frame[c]
         if pd.api.types.is_datetime64_any_dtype(col):
-            col = col.dt.year + (col.dt.dayofyear - 1) / 365.25
+            col = col.dt.year + (col.dt.day_of_year - 1) / 365.25
         data[c] = pd.to_numeric(col, errors="coerce").astype(float)
     return pd.DataFrame(data)
 
@@ -264,7 +274,6 @@ def train(cfg: TrainConfig, registry: Registry, echo: Echo, progress: Progress,
     echo(f"training on {len(train_rows):,} rows, holding out {len(held):,} "
          f"({'time' if cfg.eval_from or cfg.eval_split == 'time' else 'random'} split)")
     predictor = fit(train_rows, cfg, progress)
-    predictor.card["priors"] = priors.plan(train_rows)
     train_seconds = time.perf_counter() - started
     evaluation: dict[str, Any] = {}
     report = "no held-out rows (--eval-fraction 0): nothing to evaluate"
@@ -298,7 +307,7 @@ def make_card(cfg: TrainConfig, predictor: Predictor, counts: dict[str, int], n_
         "calibration": predictor.card["calibration"],
         "priors": predictor.card["priors"],
         "params": {"iterations": cfg.iterations, "learning_rate": cfg.learning_rate,
-                   "depth": cfg.depth, "loss": "RMSE (point), MultiQuantile (range)",
+                   "depth": cfg.depth, "loss": "RMSE (point), Quantile 0.1 / 0.9 (range)",
                    "seed": cfg.seed},
         "config": config,
         "data": {"file": str(cfg.data), "hash": file_hash(cfg.data), "rows": counts,

@@ -1,0 +1,26 @@
+# The two set-up commands of the README: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench clean
+
+$(BIN)/valuation: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,dev,postgres]'
+	touch $@
+
+run: $(BIN)/valuation  ## install, train the demo model if none is registered, serve with gunicorn
+	$(BIN)/valuation demo-model
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+test: $(BIN)/valuation  ## install and run the whole test suite
+	$(BIN)/pytest -q
+
+lint: $(BIN)/valuation
+	$(BIN)/ruff check valuation strategies tests benchmarks
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""The `valuation` command line, end to end on small files."""
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from valuation.cli import cli
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("MODEL_ROOT", str(tmp_path / "models"))
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("TRAIN_THREADS", "2")
+    runner = CliRunner()
+
+    def invoke(*args: str) -> str:
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return invoke
+
+
+def test_demo_data_train_list_show_promote_predict(run, tmp_path: Path) -> None:
+    data = tmp_path / "demo.csv"
+    assert "wrote 2,000 synthetic rows" in run("demo-data", "--rows", "2000", "--seed", "5",
+                                               "--out", str(data))
+    out = run("train", "--data", str(data), "--name", "cli", "--iterations", "60",
+              "--depth", "4", "--eval-split", "time", "--eval-fraction", "0.2")
+    assert "model on" in out and "plain CatBoost baseline" in out
+    assert "relative gain" in out and "registered cli:1" in out
+    assert "P10-P90 cov%" in out and "over+10%" in out and "price <" in out
+    listing = run("models", "list")
+    assert "cli" in listing and "*" not in listing.split("\n", 1)[1]
+    assert "cli:1 is CURRENT" in run("models", "promote", "cli:1")
+    assert "*" in run("models", "list")
+    card = json.loads(run("models", "show", "cli"))
+    assert card["version"] == "1" and card["config"]["eval_split"] == "time"
+
+    batch = pd.read_csv(data).drop(columns=["price"]).head(5)
+    batch.loc[1, "mileage_km"] = -10
+    batch.loc[3, "energy_type"] = "steam"
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    batch.to_csv(src, index=False)
+    assert "valued 3 of 5 rows" in run("predict", "--model", "cli:1", "--data", str(src),
+                                       "--out", str(dst))
+    result = pd.read_csv(dst, keep_default_na=False)
+    assert len(result) == 5
+    assert list(result.columns[-6:]) == ["value", "value_low", "value_high", "confidence",
+                                         "warnings", "error"]
+    assert result["error"][1] == "invalid mileage_km" and result["value"][1] == ""
+    assert result["error"][3] == "invalid energy_type"
+    good = result.iloc[[0, 2, 4]]
+    assert (good["value_low"].astype(int) <= good["value"].astype(int)).all()
+
+
+def test_convert_prints_what_it_dropped(run, tmp_path: Path) -> None:
+    src = tmp_path / "uk"
+    src.mkdir()
+    header = "model,year,price,transmission,mileage,fuelType,tax,mpg,engineSize\n"
+    (src / "vw.csv").write_text(header + " Golf,2018,15000,Manual,20000,Petrol,145,50,1.5\n" * 2)
+    out = run("datasets", "convert", "--adapter", "uk", "--src", str(src),
+              "--out", str(tmp_path / "c.csv"))
+    assert "exact duplicates dropped: 1" in out and "wrote 1 canonical rows" in out
+
+
+def test_errors_are_messages_not_tracebacks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MODEL_ROOT", str(tmp_path))
+    result = CliRunner().invoke(cli, ["models", "show", "ghost"])
+    assert result.exit_code == 1
+    assert "model 'ghost' has no CURRENT version" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("brand,price\nx,1\n")
+    result = CliRunner().invoke(cli, ["train", "--data", str(bad), "--name", "x"])
+    assert result.exit_code == 1 and "only 0 training rows" in result.output

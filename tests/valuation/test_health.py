@@ -1,0 +1,27 @@
+"""/health and /ready."""
+from pathlib import Path
+
+from valuation import create_app
+from valuation.config import Config
+
+
+def test_health_is_open(client) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200 and response.json == {"status": "ok"}
+
+
+def test_ready_names_the_model(client) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 200
+    assert response.json["model"] == {"name": "tiny", "version": "1"}
+    assert response.json["database"] == "ok"
+
+
+def test_not_ready_without_a_model(tmp_path: Path) -> None:
+    app = create_app(Config(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+                            MODEL_ROOT=tmp_path / "empty", MODEL_NAME="none",
+                            INSTANCE_PATH=tmp_path))
+    response = app.test_client().get("/ready")
+    assert response.status_code == 503
+    assert response.json["status"] == "unavailable"
+    assert "no CURRENT version" in response.json["model_error"]
