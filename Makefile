@@ -13,6 +13,7 @@ $(BIN)/valuation: setup.cfg pyproject.toml
 
 run: $(BIN)/valuation  ## install, train the demo model if none is registered, serve with gunicorn
 	$(BIN)/valuation demo-model
+	$(BIN)/valuation db upgrade
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: $(BIN)/valuation  ## install and run the whole test suite

@@ -1,4 +1,4 @@
-"""Dataset adapters: the real datasets of ../shared/data into canonical records (units converted, duplicates dropped).
+"""Dataset adapters: the real datasets of ../shared/data into canonical records.
 
 Each adapter returns (frame, notes): a canonical DataFrame and counts of what it dropped
 or assumed, which the CLI prints. Read each dataset's SOURCE.md for the facts used here.
@@ -15,6 +15,7 @@ import pandas as pd
 from .errors import DataError
 
 KM_PER_MILE = 1.609344
+L100KM_PER_UK_MPG = 282.481  # litres/100 km = 282.481 / miles per imperial gallon
 WAN = 10_000  # 万
 
 Notes = dict[str, int]
@@ -66,7 +67,7 @@ def convert_uk(src: Path) -> tuple[pd.DataFrame, Notes]:
             continue
         df = pd.read_csv(path)
         _require(df, {"model", "year", "price", "transmission", "mileage", "fuelType",
-                      "engineSize"}, path)
+                      "engineSize", "mpg"}, path)
         frames.append(df.assign(_brand=UK_BRANDS[path.stem]))
     if not frames:
         raise DataError(f"{src}: no UK brand files ({', '.join(f'{b}.csv' for b in UK_BRANDS)})")
@@ -78,6 +79,8 @@ def convert_uk(src: Path) -> tuple[pd.DataFrame, Notes]:
         "energy_type": raw["fuelType"].map(UK_FUEL).fillna("other"),
         "transmission": raw["transmission"].map(UK_GEARBOX).fillna("other"),
         "displacement_l": engine,
+        # official combined figure; plug-in hybrids' test figures (> 200 mpg) are kept as such
+        "fuel_consumption_l100km": (L100KM_PER_UK_MPG / raw["mpg"].where(raw["mpg"] > 0)).round(2),
         "first_registration": raw["year"].astype(str),
         "valuation_date": UK_SNAPSHOT_DATE,
         "mileage_km": (raw["mileage"] * KM_PER_MILE).round(0),

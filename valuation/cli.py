@@ -203,8 +203,12 @@ def demo_model(force: bool) -> None:
     settings = Config.from_env()
     reg = Registry(settings.MODEL_ROOT)
     if reg.current(settings.MODEL_NAME) and not force:
-        click.echo(f"model {settings.MODEL_NAME}:{reg.current(settings.MODEL_NAME)} is CURRENT")
-        return
+        try:
+            reg.load(settings.MODEL_NAME)
+            click.echo(f"model {settings.MODEL_NAME}:{reg.current(settings.MODEL_NAME)} is CURRENT")
+            return
+        except ValuationError as exc:
+            click.echo(f"CURRENT demo model unusable ({exc.message}); training a new one")
     path = settings.INSTANCE_PATH / "demo_market.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     demo_market.generate(DEMO_ROWS, DEMO_SEED).to_csv(path, index=False)
@@ -215,6 +219,20 @@ def demo_model(force: bool) -> None:
     result = train(cfg, reg, click.echo, Progress(), promote=True)
     click.echo(result.report)
     click.echo(f"registered {settings.MODEL_NAME}:{result.version} and promoted it")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The database schema (Alembic migrations)."""
+
+
+@db_group.command("upgrade", with_appcontext=False)
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations to DATABASE_URL."""
+    from . import db
+    db.upgrade(Config.from_env().DATABASE_URL, revision)
+    click.echo(f"database upgraded to {revision}")
 
 
 def main() -> None:

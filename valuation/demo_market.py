@@ -76,7 +76,8 @@ def generate(rows: int, seed: int = 42, as_of: dt.date = DEFAULT_AS_OF) -> pd.Da
     bev = (pick["energy_type"] == "bev").to_numpy()
 
     months_back = rng.integers(0, 24, rows)
-    valuation = pd.to_datetime(as_of) - pd.to_timedelta(months_back * 30.44 + rng.integers(0, 28, rows), unit="D")
+    days_back = months_back * 30.44 + rng.integers(0, 28, rows)
+    valuation = pd.to_datetime(as_of) - pd.to_timedelta(days_back, unit="D")
     age_years = rng.uniform(0.25, 12.0, rows)
     registration = valuation - pd.to_timedelta(age_years * 365.25, unit="D")
     usage = rng.choice(list(USAGE_FACTORS), rows, p=[0.82, 0.08, 0.05, 0.05])

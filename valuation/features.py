@@ -23,7 +23,8 @@ CATEGORICAL: tuple[str, ...] = (
 )
 NUMERIC: tuple[str, ...] = (
     "age_months", "mileage_km", "model_year", "displacement_l", "power_kw", "battery_kwh",
-    "range_km", "battery_soh_pct", "log_new_price", "transfer_count", "condition_score",
+    "range_km", "battery_soh_pct", "fuel_consumption_l100km", "log_new_price",
+    "transfer_count", "condition_score",
     "flood_damage", "fire_damage", "is_nev", "valuation_month",
 )
 FEATURES: tuple[str, ...] = CATEGORICAL + NUMERIC
@@ -34,7 +35,8 @@ MONOTONE: dict[str, int] = {"age_months": -1, "mileage_km": -1, "condition_score
 ASSUMED_VALUES: dict[str, object] = {"accident": "none", "usage": "private",
                                      "flood_damage": False, "fire_damage": False}
 MEDIAN_FILLED = ("condition_score", "transfer_count")
-SPEC_NUMERIC = ("displacement_l", "power_kw", "battery_kwh", "range_km")
+SPEC_NUMERIC = ("displacement_l", "power_kw", "battery_kwh", "range_km",
+                "fuel_consumption_l100km")
 SPEC_CATEGORICAL = ("body_type", "transmission")
 
 

@@ -48,6 +48,8 @@ FIELDS: tuple[Field, ...] = (
     Field("battery_kwh", "float", minimum=0, maximum=300, doc="NEV pack size, kWh"),
     Field("range_km", "float", minimum=0, maximum=2000, doc="rated electric range, km"),
     Field("battery_soh_pct", "float", minimum=0, maximum=100, doc="battery state of health, %"),
+    Field("fuel_consumption_l100km", "float", minimum=0, maximum=50,
+          doc="official combined fuel consumption, L/100 km (工信部综合油耗, WLTP/NEDC combined)"),
     Field("new_price", "float", positive=True, doc="new-car guide price, model currency"),
     Field("first_registration", "date", required=True, doc="YYYY-MM-DD, YYYY-MM or YYYY"),
     Field("valuation_date", "date", doc="sale/listing date; required for training"),

@@ -316,6 +316,6 @@ def make_card(cfg: TrainConfig, predictor: Predictor, counts: dict[str, int], n_
         "metrics": evaluation,
         "libraries": {"catboost": catboost.__version__, "pandas": pd.__version__,
                       "numpy": np.__version__, "python": platform.python_version()},
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "training_seconds": round(seconds, 1),
     }

@@ -25,6 +25,7 @@ def test_uk_converts_miles_and_dedupes(tmp_path: Path) -> None:
     assert fiesta["brand"] == "Ford"
     assert fiesta["mileage_km"] == 16093  # 10,000 miles
     assert fiesta["first_registration"] == "2017"
+    assert fiesta["fuel_consumption_l100km"] == 5.1  # 55.4 mpg (imperial)
     mondeo = frame[frame["series"] == "Mondeo"].iloc[0]
     assert (mondeo["energy_type"], mondeo["transmission"]) == ("hev", "automatic")
     ioniq = frame[frame["series"] == "Ioniq"].iloc[0]
