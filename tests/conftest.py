@@ -1,12 +1,14 @@
 """Shared fixtures: a tiny synthetic market, a tiny seeded model in a temporary registry, the app."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy
 
-from valuation import create_app, demo_market
+from valuation import auth, create_app, db, demo_market
 from valuation.config import Config
 from valuation.registry import Registry
 from valuation.training import TrainConfig, train
@@ -57,11 +59,45 @@ def trained(model_root: Path):
     return Predictor.load(Registry(model_root), "tiny")
 
 
+DATABASES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: a SQLite file, and PostgreSQL when TEST_DATABASE_URL is set."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+    else:
+        url = os.environ.get("TEST_DATABASE_URL", "")
+        if not url:
+            pytest.skip("TEST_DATABASE_URL not set: PostgreSQL tests skipped")
+        engine = sqlalchemy.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+    db.upgrade(url)
+    return url
+
+
 @pytest.fixture
-def app(tmp_path: Path, model_root: Path):
-    config = Config(DATABASE_URL=f"sqlite:///{tmp_path / 'test.db'}", MODEL_ROOT=model_root,
+def app(tmp_path: Path, model_root: Path, database_url: str):
+    config = Config(DATABASE_URL=database_url, MODEL_ROOT=model_root,
                     MODEL_NAME="tiny", INSTANCE_PATH=tmp_path, TESTING=True)
-    return create_app(config)
+    app = create_app(config)
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def keys(app) -> dict[str, str]:
+    """One API key per role (the dealer keys are bound to D1 and D2), as request headers."""
+    out = {}
+    with db.session_for(app) as session, session.begin():
+        for role in auth.ROLES:
+            dealer = "D1" if role == "dealer" else None
+            out[role] = auth.create_key(session, role, f"{role}-test", dealer)
+        out["dealer2"] = auth.create_key(session, "dealer", "dealer2-test", "D2")
+    return {role: {"Authorization": f"Bearer {key}"} for role, key in out.items()}
 
 
 @pytest.fixture

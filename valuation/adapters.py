@@ -80,7 +80,9 @@ def convert_uk(src: Path) -> tuple[pd.DataFrame, Notes]:
         "transmission": raw["transmission"].map(UK_GEARBOX).fillna("other"),
         "displacement_l": engine,
         # official combined figure; plug-in hybrids' test figures (> 200 mpg) are kept as such
-        "fuel_consumption_l100km": (L100KM_PER_UK_MPG / raw["mpg"].where(raw["mpg"] > 0)).round(2),
+        # (under 5.65 mpg, i.e. over 50 L/100 km, is an entry error and left blank)
+        "fuel_consumption_l100km": (L100KM_PER_UK_MPG / raw["mpg"].where(raw["mpg"] >= 5.65)
+                                    ).round(2),
         "first_registration": raw["year"].astype(str),
         "valuation_date": UK_SNAPSHOT_DATE,
         "mileage_km": (raw["mileage"] * KM_PER_MILE).round(0),

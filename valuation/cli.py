@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 import click
 import pandas as pd
 from flask.cli import FlaskGroup
 
-from . import adapters, create_app, demo_market
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import adapters, auth, create_app, demo_market
 from .config import Config
 from .errors import ValuationError
 from .predictor import Predictor
@@ -97,7 +98,7 @@ def demo_data(rows: int, seed: int, as_of: dt.datetime, out: Path) -> None:
 @click.option("--eval-from", type=click.DateTime(["%Y-%m-%d"]),
               help="time split: hold out rows valued on or after this date")
 @click.option("--seed", default=42, show_default=True, type=int)
-@click.option("--iterations", default=2500, show_default=True, type=click.IntRange(10, 100_000))
+@click.option("--iterations", default=3000, show_default=True, type=click.IntRange(10, 100_000))
 @click.option("--learning-rate", default=0.1, show_default=True, type=click.FloatRange(0.001, 1))
 @click.option("--depth", default=8, show_default=True, type=click.IntRange(2, 12))
 @click.option("--no-baseline", is_flag=True, help="skip the plain baseline comparison")
@@ -235,9 +236,61 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database upgraded to {revision}")
 
 
+def _session():  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import Session
+
+    from . import db
+    return Session(db.make_engine(Config.from_env().DATABASE_URL))
+
+
+@cli.group()
+def keys() -> None:
+    """API keys (stored hashed; a key is shown once, at creation)."""
+
+
+@keys.command("create", with_appcontext=False)
+@click.option("--role", required=True, type=click.Choice(auth.ROLES))
+@click.option("--dealer", "dealer_id", help="the dealer a dealer key is bound to")
+@click.option("--name", default="", help="who holds the key: the actor in audit trails")
+def keys_create(role: str, dealer_id: str | None, name: str) -> None:
+    """Create a key and print it once (the last word of the output)."""
+    try:
+        with _session() as session, session.begin():
+            key = auth.create_key(session, role, name or f"{role}-key", dealer_id)
+    except ValuationError as exc:
+        _fail(exc)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"database not ready ({type(exc).__name__}); run "
+                                   "`valuation db upgrade` first") from exc
+    click.echo(f"created {role} key {key.split('.')[0]} (shown once, store it now): {key}")
+
+
+@keys.command("list", with_appcontext=False)
+def keys_list() -> None:
+    """Every key: prefix, role, dealer, name, created, revoked (never the key itself)."""
+    with _session() as session:
+        rows = auth.list_keys(session)
+    click.echo(f"{'prefix':<10} {'role':<17} {'dealer':<12} {'name':<24} {'created':<20} revoked")
+    for r in rows:
+        revoked = r.revoked_at.strftime("%Y-%m-%d %H:%M") if r.revoked_at else ""
+        click.echo(f"{r.prefix:<10} {r.role:<17} {r.dealer_id or '':<12} {r.name:<24} "
+                   f"{r.created_at:%Y-%m-%d %H:%M}      {revoked}")
+
+
+@keys.command("revoke", with_appcontext=False)
+@click.argument("prefix")
+def keys_revoke(prefix: str) -> None:
+    """Revoke the key with this public prefix."""
+    with _session() as session, session.begin():
+        done = auth.revoke_key(session, prefix.removeprefix(auth.KEY_PREFIX))
+    if not done:
+        raise click.ClickException(f"no active key with prefix {prefix}")
+    click.echo(f"revoked {prefix}")
+
+
 def main() -> None:
     cli(prog_name="valuation")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

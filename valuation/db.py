@@ -27,7 +27,11 @@ def engine() -> Engine:
 
 def session() -> Session:
     """A new session; the caller (a service) owns the transaction."""
-    return current_app.extensions["db_sessions"]()
+    return session_for(current_app)
+
+
+def session_for(app: Flask) -> Session:
+    return app.extensions["db_sessions"]()
 
 
 def reachable() -> bool:

@@ -1,5 +1,15 @@
-"""Domain errors; each carries the HTTP status the API answers with."""
+"""Domain errors, each with the HTTP status the API answers with, and the one JSON error shape:
+{"code": 422, "status": "Unprocessable Entity", "message": "...", "errors": {...}}."""
 from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
 
 
 class ValuationError(Exception):
@@ -11,6 +21,12 @@ class ValuationError(Exception):
         super().__init__(message)
         self.message = message
         self.errors = errors
+
+
+class InvalidInput(ValuationError):
+    """A request that fails validation; `errors` names the fields."""
+
+    status = 422
 
 
 class DataError(ValuationError):
@@ -29,3 +45,31 @@ class ModelMismatch(ValuationError):
     """A stored model does not match the feature contract or its card."""
 
     status = 503
+
+
+def body(code: int, message: str, errors: dict | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase, "message": message}
+    if errors:
+        out["errors"] = errors
+    return out
+
+
+def init_app(app: Flask) -> None:
+    """Render every error in the one shape; a 500 never shows internals."""
+
+    @app.errorhandler(ValuationError)
+    def domain(exc: ValuationError):  # type: ignore[no-untyped-def]
+        return jsonify(body(exc.status, exc.message, exc.errors)), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http(exc: HTTPException):  # type: ignore[no-untyped-def]
+        code = exc.code or 500
+        data = getattr(exc, "data", {}) or {}
+        errors = data.get("messages")
+        message = data.get("message") or (exc.description if code != 500 else "internal error")
+        return jsonify(body(code, str(message), errors)), code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error")
+        return jsonify(body(500, "internal error")), 500

@@ -46,7 +46,8 @@ class Predictor:
             model.load_model(str(folder / filename))
             models.append(model)
         profile = json.loads((folder / PROFILE_FILE).read_text())
-        return cls(*models, card=card, profile=profile)
+        point, low, high = models
+        return cls(point=point, low=low, high=high, card=card, profile=profile)
 
     def save(self, folder: Path) -> None:
         self.point.save_model(str(folder / POINT_FILE))
@@ -89,9 +90,11 @@ class Predictor:
         return point, low, high
 
     # -- the public call -----------------------------------------------------------------
-    def predict(self, raw: pd.DataFrame, today: dt.date | None = None) -> pd.DataFrame:
-        """Value canonical records. Returns one row per input row: value, value_low,
-        value_high, confidence, confidence_level, reasons, warnings, error, prior factors."""
+    def prepare(self, raw: pd.DataFrame, today: dt.date | None = None
+                ) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.DataFrame]:
+        """Validate, infer a missing guide price, derive and complete canonical records.
+        Returns (derived rows, error text per row ('' if valid), guide price inferred mask,
+        assumed-fields mask)."""
         checked = validate_frame(raw, training=False, today=today)
         errors = checked.messages()
         imputed = pd.Series(False, index=checked.frame.index)
@@ -103,6 +106,25 @@ class Predictor:
             errors[no_basis] = ("new_price is required for this model: brand and series "
                                 "unknown, no guide price to infer")
         derived, assumed = self.complete(features.derive(checked.frame))
+        return derived, errors, imputed, assumed
+
+    def point_values(self, raw: pd.DataFrame) -> np.ndarray:
+        """Only the point value (model x priors) of valid canonical records (NaN if invalid);
+        what the breakdown and residual forecast evaluate many times."""
+        derived, errors, _, _ = self.prepare(raw)
+        out = np.full(len(derived), np.nan)
+        ok = (errors == "").to_numpy()
+        if ok.any():
+            rows = derived[ok]
+            x = features.model_input(rows, self.neutral)
+            point = self.point.predict(x) + self.offset(rows)
+            out[ok] = np.exp(point) * priors.combined(priors.factors(rows, self.card["priors"]))
+        return out
+
+    def predict(self, raw: pd.DataFrame, today: dt.date | None = None) -> pd.DataFrame:
+        """Value canonical records. Returns one row per input row: value, value_low,
+        value_high, confidence, confidence_level, reasons, warnings, error, prior factors."""
+        derived, errors, imputed, assumed = self.prepare(raw, today)
         ok = (errors == "").to_numpy()
         out = pd.DataFrame(index=derived.index)
         out["error"] = pd.Series([e or None for e in errors], index=out.index, dtype=object)
