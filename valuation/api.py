@@ -114,8 +114,8 @@ def _batch_rows() -> tuple[list[dict[str, Any]], dict[int, Any]]:
                                  errors={"files": {"file": ["too many rows"]}})
         checked = validate_frame(frame, training=False)
         messages = checked.messages()
-        errors = {i: {"_schema": [m]} for i, m in enumerate(messages) if m}
-        return frame.replace({"": None}).to_dict("records"), errors
+        bad = {i: {"_schema": [m]} for i, m in enumerate(messages) if m}
+        return frame.replace({"": None}).to_dict("records"), bad
     data = request.get_json(silent=True)
     if data is None:
         raise InvalidInput("send JSON {\"vehicles\": [...]} or a CSV file in field `file`",
@@ -125,7 +125,8 @@ def _batch_rows() -> tuple[list[dict[str, Any]], dict[int, Any]]:
     except ValidationError as exc:
         raise InvalidInput("invalid batch", errors={"json": exc.messages}) from exc
     schema = ValuationRequestSchema()
-    rows, errors = [], {}
+    rows: list[dict[str, Any]] = []
+    errors: dict[int, Any] = {}
     for i, raw in enumerate(batch["vehicles"]):
         try:
             rows.append(schema.load(raw))

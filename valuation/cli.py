@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 import pandas as pd
 from flask.cli import FlaskGroup
-
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import adapters, auth, create_app, demo_market

@@ -76,3 +76,23 @@ def test_errors_are_messages_not_tracebacks(monkeypatch: pytest.MonkeyPatch, tmp
     bad.write_text("brand,price\nx,1\n")
     result = CliRunner().invoke(cli, ["train", "--data", str(bad), "--name", "x"])
     assert result.exit_code == 1 and "only 0 training rows" in result.output
+
+
+def test_keys_create_list_revoke(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    made = runner.invoke(cli, ["keys", "create", "--role", "dealer", "--dealer", "D9",
+                               "--name", "shop 9"])
+    assert made.exit_code == 0, made.output
+    key = made.output.split()[-1]
+    prefix = key.removeprefix("vk_").split(".")[0]
+    listing = runner.invoke(cli, ["keys", "list"]).output
+    assert prefix in listing and "shop 9" in listing and "D9" in listing
+    assert key.split(".")[1] not in listing  # the secret is never shown again
+    assert runner.invoke(cli, ["keys", "revoke", prefix]).exit_code == 0
+    again = runner.invoke(cli, ["keys", "revoke", prefix])
+    assert again.exit_code == 1 and "no active key" in again.output
+    bad = runner.invoke(cli, ["keys", "create", "--role", "dealer"])
+    assert bad.exit_code == 1 and "bound to a dealer" in bad.output
