@@ -1,0 +1,294 @@
+"""The strategy document: typed dataclasses, loaded and validated with marshmallow.
+
+A strategy is data: segment rules, customer and dealer tiers, the price-tolerance and LTV
+grids (segment x customer tier x dealer tier), hard rules, ordered limit adjustments,
+products and reason texts. `load_strategy` refuses a document with a missing grid cell,
+a value out of bounds, an LTV above the regulatory cap of its segment or an unknown key;
+`monotonicity_warnings` lists cells where a worse tier gets a looser value.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, validate,
+                         validates_schema)
+
+SEGMENTS = ("new_ice", "new_nev", "used_ice", "used_nev", "commercial_ice", "commercial_nev")
+# China, 2024 notice on auto loans; fixed in code, not editable by the pricing team.
+# Self-use new cars: the lender decides (1.0 here means no regulatory cap).
+REGULATORY_LTV_CAP: dict[str, Decimal] = {
+    "new_ice": Decimal("1.00"), "new_nev": Decimal("1.00"),
+    "used_ice": Decimal("0.70"), "used_nev": Decimal("0.70"),
+    "commercial_ice": Decimal("0.70"), "commercial_nev": Decimal("0.75"),
+}
+ADJUSTMENT_TYPES = ("payment_to_income", "debt_to_income", "product_bounds", "round_down")
+
+
+class StrategyError(ValueError):
+    """A strategy document that cannot be saved; `errors` maps a path to its messages."""
+
+    def __init__(self, errors: dict[str, Any]) -> None:
+        super().__init__(json.dumps(errors, ensure_ascii=False, default=str))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ScoreBand:
+    min_score: int
+    tier: str
+
+
+@dataclass(frozen=True)
+class HardRules:
+    decline_flood_damage: bool
+    decline_fire_damage: bool
+    max_age_at_term_end_months: int
+    max_mileage_km: int
+    refer_confidence_levels: tuple[str, ...]
+    segments_offered: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    type: str
+    max_ratio: Decimal | None = None
+    unit: int | None = None
+
+
+@dataclass(frozen=True)
+class Product:
+    min_amount: int
+    max_amount: int
+    min_term_months: int
+    max_term_months: int
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A validated strategy document. Grids: grid[segment][customer_tier][dealer_tier]."""
+
+    name: str
+    currency: str
+    customer_tiers: tuple[str, ...]  # best first
+    score_bands: tuple[ScoreBand, ...]  # highest min_score first
+    dealer_tiers: tuple[str, ...]  # best first
+    price_tolerance: dict[str, dict[str, dict[str, Decimal]]]
+    ltv_max: dict[str, dict[str, dict[str, Decimal]]]
+    refer_gap: Decimal
+    hard_rules: HardRules
+    adjustments: tuple[Adjustment, ...]
+    products: dict[str, Product]
+    default_product: str
+    reasons: dict[str, dict[str, str]]
+    description: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def most_cautious_dealer_tier(self) -> str:
+        return self.dealer_tiers[-1]
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.raw)
+
+
+def content_hash(document: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of a document."""
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ScoreBandSchema(_Strict):
+    min_score = fields.Integer(required=True, strict=True, validate=validate.Range(0, 1000))
+    tier = fields.String(required=True)
+
+
+class CustomerTiersSchema(_Strict):
+    order = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    score_bands = fields.List(fields.Nested(ScoreBandSchema), required=True,
+                              validate=validate.Length(min=1))
+
+
+class DealerTiersSchema(_Strict):
+    order = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+class HardRulesSchema(_Strict):
+    decline_flood_damage = fields.Boolean(required=True)
+    decline_fire_damage = fields.Boolean(required=True)
+    max_age_at_term_end_months = fields.Integer(required=True, strict=True,
+                                                validate=validate.Range(12, 360))
+    max_mileage_km = fields.Integer(required=True, strict=True,
+                                    validate=validate.Range(0, 2_000_000))
+    refer_confidence_levels = fields.List(fields.String(validate=validate.OneOf(
+        ("low", "medium", "high"))), required=True)
+    segments_offered = fields.List(fields.String(validate=validate.OneOf(SEGMENTS)),
+                                   required=True, validate=validate.Length(min=1))
+
+
+class AdjustmentSchema(_Strict):
+    type = fields.String(required=True, validate=validate.OneOf(ADJUSTMENT_TYPES))
+    max_ratio = fields.Decimal(validate=validate.Range(0, 1, min_inclusive=False))
+    unit = fields.Integer(strict=True, validate=validate.Range(1, 1_000_000))
+
+    @validates_schema
+    def check_parameters(self, data: dict[str, Any], **kwargs: Any) -> None:
+        needs = {"payment_to_income": "max_ratio", "debt_to_income": "max_ratio",
+                 "round_down": "unit"}.get(data["type"])
+        if needs and data.get(needs) is None:
+            raise ValidationError(f"{data['type']} needs {needs}", needs)
+
+
+class ProductSchema(_Strict):
+    min_amount = fields.Integer(required=True, strict=True, validate=validate.Range(0))
+    max_amount = fields.Integer(required=True, strict=True, validate=validate.Range(1))
+    min_term_months = fields.Integer(required=True, strict=True, validate=validate.Range(1, 120))
+    max_term_months = fields.Integer(required=True, strict=True, validate=validate.Range(1, 120))
+
+
+GRID = fields.Dict(keys=fields.String(), values=fields.Dict(
+    keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Decimal())),
+    required=True)
+
+
+class StrategySchema(_Strict):
+    name = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
+    version = fields.Raw(load_default=None, metadata={"description": "ignored on load"})
+    description = fields.String(load_default="")
+    currency = fields.String(required=True, validate=validate.Length(equal=3))
+    customer_tiers = fields.Nested(CustomerTiersSchema, required=True)
+    dealer_tiers = fields.Nested(DealerTiersSchema, required=True)
+    price_tolerance = GRID
+    ltv_max = GRID
+    refer_gap = fields.Decimal(required=True, validate=validate.Range(0, 5))
+    hard_rules = fields.Nested(HardRulesSchema, required=True)
+    adjustments = fields.List(fields.Nested(AdjustmentSchema), required=True)
+    products = fields.Dict(keys=fields.String(), values=fields.Nested(ProductSchema),
+                           required=True, validate=validate.Length(min=1))
+    default_product = fields.String(required=True)
+    reasons = fields.Dict(keys=fields.String(), values=fields.Dict(
+        keys=fields.String(validate=validate.OneOf(("zh", "en"))), values=fields.String()),
+        required=True)
+
+    @validates_schema
+    def check_cross_references(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        ctiers, dtiers = data["customer_tiers"]["order"], data["dealer_tiers"]["order"]
+        for band in data["customer_tiers"]["score_bands"]:
+            if band["tier"] not in ctiers:
+                errors.setdefault("customer_tiers", []).append(
+                    f"score band tier {band['tier']!r} is not in order {ctiers}")
+        if data["default_product"] not in data["products"]:
+            errors["default_product"] = [f"{data['default_product']!r} is not a product"]
+        for name, product in data["products"].items():
+            if product["min_amount"] > product["max_amount"] or \
+                    product["min_term_months"] > product["max_term_months"]:
+                errors.setdefault("products", []).append(f"{name}: min above max")
+        for grid_name, low, high in (("price_tolerance", Decimal("-0.5"), Decimal("0.5")),
+                                     ("ltv_max", Decimal("0"), Decimal("1"))):
+            grid = data[grid_name]
+            for seg in sorted(set(grid) - set(SEGMENTS)):
+                errors.setdefault(grid_name, []).append(f"unknown segment {seg!r}")
+            for seg in SEGMENTS:
+                for ct in ctiers:
+                    for dtier in dtiers:
+                        path = f"{grid_name}[{seg}][{ct}][{dtier}]"
+                        value = grid.get(seg, {}).get(ct, {}).get(dtier)
+                        if value is None:
+                            errors[path] = ["missing cell (no silent default)"]
+                        elif not low <= value <= high:
+                            errors[path] = [f"{value} is outside {low}..{high}"]
+                        elif grid_name == "ltv_max" and value > REGULATORY_LTV_CAP[seg]:
+                            errors[path] = [f"{value} is above the regulatory cap "
+                                            f"{REGULATORY_LTV_CAP[seg]} for {seg}"]
+                extra_ct = set(grid.get(seg, {})) - set(ctiers)
+                extra_dt = {d for row in grid.get(seg, {}).values() for d in row} - set(dtiers)
+                if extra_ct or extra_dt:
+                    errors.setdefault(grid_name, []).append(
+                        f"{seg}: unknown tiers {sorted(extra_ct | extra_dt)}")
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Strategy:
+        rules = data["hard_rules"]
+        bands = sorted((ScoreBand(b["min_score"], b["tier"])
+                        for b in data["customer_tiers"]["score_bands"]),
+                       key=lambda b: -b.min_score)
+        return Strategy(
+            name=data["name"], currency=data["currency"], description=data["description"],
+            customer_tiers=tuple(data["customer_tiers"]["order"]), score_bands=tuple(bands),
+            dealer_tiers=tuple(data["dealer_tiers"]["order"]),
+            price_tolerance=data["price_tolerance"], ltv_max=data["ltv_max"],
+            refer_gap=data["refer_gap"],
+            hard_rules=HardRules(
+                decline_flood_damage=rules["decline_flood_damage"],
+                decline_fire_damage=rules["decline_fire_damage"],
+                max_age_at_term_end_months=rules["max_age_at_term_end_months"],
+                max_mileage_km=rules["max_mileage_km"],
+                refer_confidence_levels=tuple(rules["refer_confidence_levels"]),
+                segments_offered=tuple(rules["segments_offered"])),
+            adjustments=tuple(Adjustment(**a) for a in data["adjustments"]),
+            products={k: Product(**v) for k, v in data["products"].items()},
+            default_product=data["default_product"], reasons=data["reasons"])
+
+
+def load_strategy(document: dict[str, Any]) -> Strategy:
+    """Validate a strategy document; raises StrategyError naming every problem."""
+    try:
+        strategy: Strategy = StrategySchema().load(document)
+    except ValidationError as exc:
+        raise StrategyError(exc.normalized_messages()) from exc
+    clean = {k: v for k, v in document.items() if k != "version"}
+    return Strategy(**{**strategy.__dict__, "raw": clean})
+
+
+def load_file(path: Path | str) -> Strategy:
+    """A strategy from a YAML or JSON file."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise StrategyError({"_file": [f"not YAML/JSON: {exc}"]}) from exc
+    if not isinstance(document, dict):
+        raise StrategyError({"_file": ["a strategy document is a mapping"]})
+    return load_strategy(document)
+
+
+DEFAULT_PATH = Path(__file__).with_name("default.yaml")
+
+
+def default_strategy() -> Strategy:
+    """The strategy that ships with the package (strategies/default.yaml)."""
+    return load_file(DEFAULT_PATH)
+
+
+def monotonicity_warnings(strategy: Strategy) -> list[str]:
+    """Cells where a worse tier gets a looser value than a better one (allowed, but flagged)."""
+    warnings = []
+    for grid_name in ("price_tolerance", "ltv_max"):
+        grid = getattr(strategy, grid_name)
+        for seg in SEGMENTS:
+            for i, ct in enumerate(strategy.customer_tiers):
+                for j, dtier in enumerate(strategy.dealer_tiers):
+                    value = grid[seg][ct][dtier]
+                    if i and value > grid[seg][strategy.customer_tiers[i - 1]][dtier]:
+                        warnings.append(f"{grid_name}[{seg}][{ct}][{dtier}] = {value} is looser "
+                                        f"than better customer tier "
+                                        f"{strategy.customer_tiers[i - 1]}")
+                    if j and value > grid[seg][ct][strategy.dealer_tiers[j - 1]]:
+                        warnings.append(f"{grid_name}[{seg}][{ct}][{dtier}] = {value} is looser "
+                                        f"than better dealer tier {strategy.dealer_tiers[j - 1]}")
+    return warnings
