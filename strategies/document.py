@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from marshmallow import (RAISE, Schema, ValidationError, fields, post_load, validate,
-                         validates_schema)
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 SEGMENTS = ("new_ice", "new_nev", "used_ice", "used_nev", "commercial_ice", "commercial_nev")
 # China, 2024 notice on auto loans; fixed in code, not editable by the pricing team.
@@ -158,6 +157,33 @@ class ProductSchema(_Strict):
     max_term_months = fields.Integer(required=True, strict=True, validate=validate.Range(1, 120))
 
 
+def _grid_errors(name: str, grid: dict[str, Any], ctiers: list[str], dtiers: list[str],
+                 bounds: tuple[Decimal, Decimal]) -> dict[str, list[str]]:
+    """Every cell present, within bounds, LTV within the regulatory cap; no unknown keys."""
+    errors: dict[str, list[str]] = {}
+    for seg in sorted(set(grid) - set(SEGMENTS)):
+        errors.setdefault(name, []).append(f"unknown segment {seg!r}")
+    for seg in SEGMENTS:
+        for ct in ctiers:
+            for dtier in dtiers:
+                value = grid.get(seg, {}).get(ct, {}).get(dtier)
+                message = None
+                if value is None:
+                    message = "missing cell (no silent default)"
+                elif not bounds[0] <= value <= bounds[1]:
+                    message = f"{value} is outside {bounds[0]}..{bounds[1]}"
+                elif name == "ltv_max" and value > REGULATORY_LTV_CAP[seg]:
+                    message = (f"{value} is above the regulatory cap {REGULATORY_LTV_CAP[seg]} "
+                               f"for {seg}")
+                if message:
+                    errors[f"{name}[{seg}][{ct}][{dtier}]"] = [message]
+        extra = set(grid.get(seg, {})) - set(ctiers)
+        extra |= {d for row in grid.get(seg, {}).values() for d in row} - set(dtiers)
+        if extra:
+            errors.setdefault(name, []).append(f"{seg}: unknown tiers {sorted(extra)}")
+    return errors
+
+
 GRID = fields.Dict(keys=fields.String(), values=fields.Dict(
     keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Decimal())),
     required=True)
@@ -196,28 +222,10 @@ class StrategySchema(_Strict):
             if product["min_amount"] > product["max_amount"] or \
                     product["min_term_months"] > product["max_term_months"]:
                 errors.setdefault("products", []).append(f"{name}: min above max")
-        for grid_name, low, high in (("price_tolerance", Decimal("-0.5"), Decimal("0.5")),
-                                     ("ltv_max", Decimal("0"), Decimal("1"))):
-            grid = data[grid_name]
-            for seg in sorted(set(grid) - set(SEGMENTS)):
-                errors.setdefault(grid_name, []).append(f"unknown segment {seg!r}")
-            for seg in SEGMENTS:
-                for ct in ctiers:
-                    for dtier in dtiers:
-                        path = f"{grid_name}[{seg}][{ct}][{dtier}]"
-                        value = grid.get(seg, {}).get(ct, {}).get(dtier)
-                        if value is None:
-                            errors[path] = ["missing cell (no silent default)"]
-                        elif not low <= value <= high:
-                            errors[path] = [f"{value} is outside {low}..{high}"]
-                        elif grid_name == "ltv_max" and value > REGULATORY_LTV_CAP[seg]:
-                            errors[path] = [f"{value} is above the regulatory cap "
-                                            f"{REGULATORY_LTV_CAP[seg]} for {seg}"]
-                extra_ct = set(grid.get(seg, {})) - set(ctiers)
-                extra_dt = {d for row in grid.get(seg, {}).values() for d in row} - set(dtiers)
-                if extra_ct or extra_dt:
-                    errors.setdefault(grid_name, []).append(
-                        f"{seg}: unknown tiers {sorted(extra_ct | extra_dt)}")
+        errors.update(_grid_errors("price_tolerance", data["price_tolerance"], ctiers, dtiers,
+                                   (Decimal("-0.5"), Decimal("0.5"))))
+        errors.update(_grid_errors("ltv_max", data["ltv_max"], ctiers, dtiers,
+                                   (Decimal("0"), Decimal("1"))))
         if errors:
             raise ValidationError(errors)
 

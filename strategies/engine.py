@@ -160,6 +160,34 @@ def _cap(steps: list[Step], cuts: dict[str, int], name: str, amount: int, cap: i
     return after
 
 
+def _adjust(app: Application, strategy: Strategy, product_name: str, amount: int,
+            steps: list[Step], cuts: dict[str, int], declines: list[str]) -> int:
+    """The business limit adjustments (业务调额), in the strategy's order."""
+    product = strategy.products[product_name]
+    factor = annuity_factor(app.annual_rate, app.term_months)
+    for adj in strategy.adjustments:
+        if adj.type in ("payment_to_income", "debt_to_income"):
+            assert adj.max_ratio is not None
+            payment = app.monthly_income * bps(adj.max_ratio) // BPS
+            if adj.type == "debt_to_income":
+                payment = max(payment - app.monthly_debt_payments, 0)
+            code = "PTI_CAP" if adj.type == "payment_to_income" else "DTI_CAP"
+            amount = _cap(steps, cuts, adj.type, amount, int(payment * factor), code,
+                          f"instalment <= {payment} a month over {app.term_months} months")
+        elif adj.type == "product_bounds":
+            amount = _cap(steps, cuts, "product_max", amount, product.max_amount, "PRODUCT_MAX",
+                          f"{product_name} maximum {product.max_amount}")
+            if amount < product.min_amount:
+                declines.append("BELOW_PRODUCT_MIN")
+                steps.append(Step("product_min", amount, 0, "BELOW_PRODUCT_MIN",
+                                  f"{product_name} minimum {product.min_amount}"))
+        else:
+            assert adj.unit is not None
+            amount = _cap(steps, cuts, "round_down", amount, amount // adj.unit * adj.unit,
+                          "ROUNDING", f"down to a multiple of {adj.unit}")
+    return amount
+
+
 def decide(app: Application, val: ValuationInput, strategy: Strategy) -> Decision:
     """Hard rules, recognised price, LTV caps, adjustments in order, final limit, outcome."""
     segment = segment_of(app.is_new, app.energy_type, app.usage)
@@ -206,27 +234,7 @@ def decide(app: Application, val: ValuationInput, strategy: Strategy) -> Decisio
     amount = _cap(steps, cuts, "regulatory_ltv", amount, reg_basis * bps(reg_cap) // BPS,
                   "REGULATORY_LTV_CAP", f"regulatory {reg_cap} on {reg_basis}")
     before_adjustments = amount
-    factor = annuity_factor(app.annual_rate, app.term_months)
-    for adj in strategy.adjustments:
-        if adj.type in ("payment_to_income", "debt_to_income"):
-            assert adj.max_ratio is not None
-            payment = app.monthly_income * bps(adj.max_ratio) // BPS
-            if adj.type == "debt_to_income":
-                payment = max(payment - app.monthly_debt_payments, 0)
-            code = "PTI_CAP" if adj.type == "payment_to_income" else "DTI_CAP"
-            amount = _cap(steps, cuts, adj.type, amount, int(payment * factor), code,
-                          f"instalment <= {payment} a month over {app.term_months} months")
-        elif adj.type == "product_bounds":
-            amount = _cap(steps, cuts, "product_max", amount, product.max_amount, "PRODUCT_MAX",
-                          f"{product_name} maximum {product.max_amount}")
-            if amount < product.min_amount:
-                declines.append("BELOW_PRODUCT_MIN")
-                steps.append(Step("product_min", amount, 0, "BELOW_PRODUCT_MIN",
-                                  f"{product_name} minimum {product.min_amount}"))
-        else:
-            assert adj.unit is not None
-            amount = _cap(steps, cuts, "round_down", amount, amount // adj.unit * adj.unit,
-                          "ROUNDING", f"down to a multiple of {adj.unit}")
+    amount = _adjust(app, strategy, product_name, amount, steps, cuts, declines)
     outcome = DECLINE if declines else (REFER if refers else APPROVE)
     final = 0 if declines else max(amount, 0)
     ranked = sorted(cuts.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -6,8 +6,17 @@ import numpy as np
 import pandas as pd
 
 from .document import REGULATORY_LTV_CAP, Strategy
-from .engine import (APPROVE, BPS, COMMERCIAL, DECLINE, MAX_PRINCIPAL_REASONS, NEV, REFER,
-                     ApplicationError, bps)
+from .engine import (
+    APPROVE,
+    BPS,
+    COMMERCIAL,
+    DECLINE,
+    MAX_PRINCIPAL_REASONS,
+    NEV,
+    REFER,
+    ApplicationError,
+    bps,
+)
 
 # Columns of the applications frame (one row per application; money in whole units).
 COLUMNS = ("declared_price", "down_payment", "term_months", "annual_rate", "is_new",
@@ -166,8 +175,8 @@ def _rank_reasons(n: int, declines: list, refers: list, cuts: dict[str, np.ndarr
     cut_matrix = np.stack([cuts[c] for c in names], axis=1) if names else np.zeros((n, 0))
     for i in range(n):
         codes = [c for c, m in declines if m[i]] + [c for c, m in refers if m[i]]
-        ranked = sorted(((-int(cut_matrix[i, j]), names[j]) for j in range(len(names))
-                         if cut_matrix[i, j] > 0))
+        ranked = sorted((-int(cut_matrix[i, j]), names[j]) for j in range(len(names))
+                         if cut_matrix[i, j] > 0)
         codes += [c for _, c in ranked]
         codes = list(dict.fromkeys(codes))
         if unknown_dealer[i]:

@@ -80,3 +80,51 @@ ValuationRequestSchema = _VehicleChecks.from_dict(
          external_ref=fields.String(validate=validate.Length(max=128), allow_none=True,
                                     metadata={"description": "the caller's own reference"})),
     name="ValuationRequest")
+
+
+class CustomerSchema(Schema):
+    score = fields.Integer(strict=True, validate=validate.Range(0, 1000), allow_none=True)
+    tier = fields.String(validate=validate.Length(min=1, max=16), allow_none=True)
+    monthly_income = fields.Integer(strict=True, required=True, validate=validate.Range(0))
+    monthly_debt_payments = fields.Integer(strict=True, load_default=0,
+                                           validate=validate.Range(0))
+
+    @validates_schema
+    def score_or_tier(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("score") is None and data.get("tier") is None:
+            raise ValidationError("Give a score or a tier.", "score")
+
+
+class DealerRefSchema(Schema):
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    tier = fields.String(validate=validate.Length(min=1, max=16), allow_none=True)
+
+
+class CreditLimitRequestSchema(Schema):
+    application_id = fields.String(required=True, validate=validate.Length(min=1, max=128),
+                                   metadata={"description": "idempotency key"})
+    customer = fields.Nested(CustomerSchema, required=True)
+    dealer = fields.Nested(DealerRefSchema, required=True)
+    valuation_id = fields.String(validate=validate.Length(min=1, max=36), allow_none=True)
+    vehicle = fields.Nested(VehicleSchema, allow_none=True,
+                            metadata={"description": "an inline car, valued on the fly"})
+    is_new = fields.Boolean(required=True)
+    declared_price = fields.Integer(strict=True, required=True,
+                                    validate=validate.Range(min=0, min_inclusive=False))
+    down_payment = fields.Integer(strict=True, required=True, validate=validate.Range(min=0))
+    term_months = fields.Integer(strict=True, required=True, validate=validate.Range(1, 120))
+    annual_rate = fields.Decimal(required=True, as_string=True,
+                                 validate=validate.Range(0, 1))
+    product = fields.String(validate=validate.Length(min=1, max=64), allow_none=True)
+
+    @validates_schema
+    def check(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if bool(data.get("valuation_id")) == bool(data.get("vehicle")):
+            raise ValidationError("Give either valuation_id or vehicle.", "valuation_id")
+        if data.get("down_payment", 0) > data.get("declared_price", 0):
+            raise ValidationError("Down payment above the declared price.", "down_payment")
+
+
+class DealerSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(max=200))
+    tier = fields.String(validate=validate.Length(min=1, max=16), allow_none=True)

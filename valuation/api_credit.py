@@ -1,0 +1,82 @@
+"""HTTP API for underwriting: credit limits (decide, read, replay) and the dealer table."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, g, json, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from . import credit, db, serving
+from .auth import require
+from .schemas import CreditLimitRequestSchema, DealerSchema
+
+credit_blp = Blueprint("credit", __name__, url_prefix="/v1/credit-limits",
+                       description="Recognised price, LTV and final credit limit (underwriting).")
+dealers_blp = Blueprint("dealers", __name__, url_prefix="/v1/dealers",
+                        description="Dealers and their risk tiers.")
+
+
+def _json(data: Any, status: int, **headers: str) -> Response:
+    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    return Response(text, status=status, mimetype="application/json", headers=headers)
+
+
+@credit_blp.route("")
+class CreditLimits(MethodView):
+    @require("underwriter")
+    @credit_blp.arguments(CreditLimitRequestSchema)
+    @credit_blp.alt_response(201, description="the decision (200: the stored one, same body)")
+    def post(self, payload: dict[str, Any]) -> Response:
+        """Decide a credit limit; the same application_id and body returns the stored decision,
+        a different body is a 409."""
+        with db.session() as session, session.begin():
+            decision_id, text, created = credit.create(session, serving.predictor(),
+                                                       g.principal, payload)
+        location = url_for("credit.CreditLimit", decision_id=decision_id)
+        return _json(text, 201 if created else 200, Location=location)
+
+
+@credit_blp.route("/<decision_id>")
+class CreditLimit(MethodView):
+    @require("underwriter", "admin")
+    @credit_blp.alt_response(200, description="the stored decision")
+    def get(self, decision_id: str) -> Response:
+        """A stored decision, exactly as first returned."""
+        with db.session() as session:
+            return _json(credit.get(session, decision_id), 200)
+
+
+@credit_blp.route("/<decision_id>/replay")
+class CreditLimitReplay(MethodView):
+    @require("underwriter", "admin")
+    @credit_blp.alt_response(200, description="identical (true/false) and the differences")
+    def post(self, decision_id: str) -> Response:
+        """Recompute a decision from its stored inputs with the strategy version it used."""
+        with db.session() as session:
+            return _json(credit.replay(session, decision_id), 200)
+
+
+@dealers_blp.route("/<dealer_id>")
+class Dealer(MethodView):
+    @require("admin", "underwriter")
+    @dealers_blp.alt_response(200, description="the dealer")
+    def get(self, dealer_id: str) -> Response:
+        """A dealer and its tier."""
+        with db.session() as session:
+            return _json(credit.get_dealer(session, dealer_id), 200)
+
+    @require("admin")
+    @dealers_blp.arguments(DealerSchema)
+    @dealers_blp.alt_response(200, description="the dealer as stored")
+    def put(self, payload: dict[str, Any], dealer_id: str) -> Response:
+        """Create or replace a dealer's name and tier (a tier of the active strategy)."""
+        with db.session() as session, session.begin():
+            body = credit.put_dealer(session, dealer_id, payload["name"], payload.get("tier"))
+        return _json(body, 200)
+
+
+def init_app(app: Flask) -> None:
+    api = app.extensions["api"]
+    api.register_blueprint(credit_blp)
+    api.register_blueprint(dealers_blp)
