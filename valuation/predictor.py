@@ -79,11 +79,16 @@ class Predictor:
             base = base + np.log(derived["new_price"].to_numpy(dtype=float))
         return base
 
+    @property
+    def point_shift(self) -> float:
+        """Log shift of the point model (squared-error models: to the 45th percentile)."""
+        return float(self.card.get("point", {}).get("shift", 0.0))
+
     def log_predict(self, derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Log point, P10 and P90 before prior adjustments, for derived rows."""
         x = features.model_input(derived, self.neutral)
         off = self.offset(derived)
-        point = self.point.predict(x) + off
+        point = self.point.predict(x) + off + self.point_shift
         shift = float(self.card["calibration"]["conformal_shift"])
         low = np.minimum(self.low.predict(x) + off - shift, point)
         high = np.maximum(self.high.predict(x) + off + shift, point)
@@ -117,7 +122,7 @@ class Predictor:
         if ok.any():
             rows = derived[ok]
             x = features.model_input(rows, self.neutral)
-            point = self.point.predict(x) + self.offset(rows)
+            point = self.point.predict(x) + self.offset(rows) + self.point_shift
             out[ok] = np.exp(point) * priors.combined(priors.factors(rows, self.card["priors"]))
         return out
 

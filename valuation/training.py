@@ -48,6 +48,9 @@ class TrainConfig:
     # The point estimate is the 45th percentile, not the median: over-valuing collateral
     # costs a lender more than under-valuing it.
     point_quantile: float = 0.45
+    # "auto": choose the point loss (squared error or the quantile loss) on the calibration
+    # split; neither wins on every market.
+    point_loss: str = "auto"
     coverage: float = 0.8
     threads: int = -1
     baseline: bool = True
@@ -127,7 +130,9 @@ def _regressor(cfg: TrainConfig, loss: str, **extra: Any) -> CatBoostRegressor:
         loss_function=loss, iterations=cfg.iterations, learning_rate=cfg.learning_rate,
         depth=cfg.depth, random_seed=cfg.seed, thread_count=cfg.threads, verbose=0,
         cat_features=list(features.CATEGORICAL), allow_writing_files=False,
-        max_ctr_complexity=2, monotone_constraints=dict(features.MONOTONE))
+        # ctr combinations of a categorical and a float split can break monotone constraints
+        # (catboost issue 2272): no combinations.
+        max_ctr_complexity=1, monotone_constraints=dict(features.MONOTONE))
     params.update(extra)
     return CatBoostRegressor(**params)
 
@@ -166,6 +171,38 @@ def build_profile(frame: pd.DataFrame, rel_width: float) -> dict[str, Any]:
     }
 
 
+SELECTION_ROWS = 30_000
+
+
+def choose_point_loss(x: pd.DataFrame, y: np.ndarray, cal: np.ndarray, cfg: TrainConfig,
+                      progress: Progress) -> tuple[str, float, dict[str, float]]:
+    """Pick the point loss by MdAPE on the calibration rows, from quick models fitted on (at
+    most SELECTION_ROWS of) the other rows. Squared error estimates the mean log price, so it
+    gets a shift to the `point_quantile` of its calibration residuals: either way the point
+    is the conservative 45th percentile. Returns (loss, shift, MdAPE % per candidate)."""
+    quantile = f"Quantile:alpha={cfg.point_quantile:g}"
+    if cfg.point_loss != "auto":
+        return cfg.point_loss, 0.0, {}
+    fit_rows = np.flatnonzero(~cal)
+    if len(fit_rows) > SELECTION_ROWS:
+        fit_rows = np.random.default_rng(cfg.seed).choice(fit_rows, SELECTION_ROWS, replace=False)
+    iterations = max(100, cfg.iterations // 4)
+    trial: dict[str, float] = {}
+    shifts = {quantile: 0.0}
+    for loss in ("RMSE", quantile):
+        model = _regressor(cfg, loss, iterations=iterations,
+                           learning_rate=min(0.3, 2 * cfg.learning_rate))
+        model.fit(x.iloc[fit_rows], y[fit_rows],
+                  callbacks=[_CatBoostProgress(f"choosing the point loss: {loss}", iterations,
+                                               progress)])
+        residual = y[cal] - model.predict(x[cal])
+        if loss == "RMSE":
+            shifts[loss] = float(np.quantile(residual, cfg.point_quantile))
+        trial[loss] = float(np.median(np.abs(np.exp(shifts[loss] - residual) - 1)) * 100)
+    best = min(trial, key=lambda k: trial[k])
+    return best, shifts[best], trial
+
+
 def fit(frame: pd.DataFrame, cfg: TrainConfig, progress: Progress) -> Predictor:
     """Point model on every training row; P10/P90 models on the fit part, calibrated on the rest.
 
@@ -182,14 +219,16 @@ def fit(frame: pd.DataFrame, cfg: TrainConfig, progress: Progress) -> Predictor:
     frame, _ = predictor.complete(frame)
     x = features.model_input(frame, predictor.neutral)
     y = features.target(frame) - predictor.offset(frame)
-    band_iterations = max(100, cfg.iterations // 3)
+    band_iterations = max(100, cfg.iterations // 4)
     for side, alpha in (("low", (1 - cfg.coverage) / 2), ("high", (1 + cfg.coverage) / 2)):
         model = _regressor(cfg, f"Quantile:alpha={alpha:g}", iterations=band_iterations,
                            depth=min(cfg.depth, 6))
         model.fit(x[~cal], y[~cal], callbacks=[_CatBoostProgress(f"P{alpha * 100:.0f} model",
                                                                  band_iterations, progress)])
         setattr(predictor, side, model)
-    predictor.point = _regressor(cfg, f"Quantile:alpha={cfg.point_quantile:g}")
+    loss, shift, trial = choose_point_loss(x, y, cal, cfg, progress)
+    card["point"] = {"loss": loss, "shift": shift, "selection": trial}
+    predictor.point = _regressor(cfg, loss)
     predictor.point.fit(x, y, callbacks=[_CatBoostProgress("point model", cfg.iterations,
                                                            progress)])
     off = predictor.offset(frame[cal])
@@ -307,10 +346,11 @@ def make_card(cfg: TrainConfig, predictor: Predictor, counts: dict[str, int], n_
                          if cfg.synthetic else "valuation of vehicles like the training data"),
         "notes": cfg.notes,
         "target": predictor.card["target"],
+        "point": predictor.card["point"],
         "calibration": predictor.card["calibration"],
         "priors": predictor.card["priors"],
         "params": {"iterations": cfg.iterations, "learning_rate": cfg.learning_rate,
-                   "depth": cfg.depth, "loss": f"Quantile {cfg.point_quantile:g} (point), Quantile "
+                   "depth": cfg.depth, "loss": f"{predictor.card['point']['loss']} (point), Quantile "
                    f"{(1 - cfg.coverage) / 2:g} / {(1 + cfg.coverage) / 2:g} (range)",
                    "seed": cfg.seed},
         "config": config,
