@@ -11,7 +11,7 @@ from .config import Config
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """The application factory: a table of contents of `init_app` calls."""
-    from . import api, api_credit, db, docs, errors, health, metrics_http, serving
+    from . import api, api_credit, api_strategies, db, docs, errors, health, metrics_http, serving
 
     settings = config if isinstance(config, Config) else Config.from_env()
     app = Flask(__name__, instance_path=str(settings.INSTANCE_PATH))
@@ -24,6 +24,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     serving.init_app(app)
     api.init_app(app)
     api_credit.init_app(app)
+    api_strategies.init_app(app)
     errors.init_app(app)
     health.init_app(app)
     docs.init_app(app)

@@ -13,17 +13,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strategies.document import Strategy, default_strategy, load_strategy
+from strategies.document import Strategy
 from strategies.engine import Application, ApplicationError, ValuationInput, decide
 
-from . import valuations
+from . import experiments, lifecycle, strategy_store, valuations
 from .auth import Principal
 from .errors import InvalidInput, ValuationError
 from .predictor import Predictor
-from .records import CreditDecisionRecord, DealerRecord, StrategyVersionRecord, ValuationRecord, utcnow
+from .records import CreditDecisionRecord, DealerRecord, ValuationRecord, utcnow
 
-ACTIVE = "active"
-DEFAULT_NAME = "default"
 DECISION_FIELDS = ("outcome", "recognized_price", "price_gap_pct", "ltv", "requested_amount",
                    "limit_before_adjustments", "final_limit", "reasons", "steps")
 
@@ -35,31 +33,6 @@ class Conflict(ValuationError):
 def _canonical(data: Any) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
                       default=str)
-
-
-def active_strategy(session: Session, name: str = DEFAULT_NAME
-                    ) -> tuple[StrategyVersionRecord, Strategy]:
-    """The active version of a strategy; the shipped default is seeded as version 1."""
-    record = session.scalar(select(StrategyVersionRecord).where(
-        StrategyVersionRecord.name == name, StrategyVersionRecord.state == ACTIVE))
-    if record is None:
-        if name != DEFAULT_NAME:
-            raise valuations.NotFound(f"strategy {name!r} has no active version")
-        shipped = default_strategy()
-        record = StrategyVersionRecord(
-            name=name, version=1, state=ACTIVE, document_json=_canonical(shipped.raw),
-            content_hash=shipped.content_hash, author="system", activated_at=utcnow())
-        session.add(record)
-        session.flush()
-    return record, load_strategy(json.loads(record.document_json))
-
-
-def strategy_version(session: Session, name: str, version: int) -> Strategy:
-    record = session.scalar(select(StrategyVersionRecord).where(
-        StrategyVersionRecord.name == name, StrategyVersionRecord.version == version))
-    if record is None:
-        raise valuations.NotFound(f"strategy {name}:{version} not found")
-    return load_strategy(json.loads(record.document_json))
 
 
 def _valuation_inputs(session: Session, predictor: Predictor | None, principal: Principal,
@@ -129,7 +102,7 @@ def run(inputs: dict[str, Any], strategy: Strategy) -> dict[str, Any]:
     return {
         "outcome": decision.outcome, "segment": decision.segment,
         "customer_tier": decision.customer_tier, "dealer_tier": decision.dealer_tier,
-        "recognized_price": decision.recognized_price,
+        "declared_price": a["declared_price"], "recognized_price": decision.recognized_price,
         "price_gap_pct": str(decision.price_gap_pct), "ltv": str(decision.ltv),
         "requested_amount": decision.requested_amount,
         "limit_before_adjustments": decision.limit_before_adjustments,
@@ -153,21 +126,39 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
                            "different body", errors={"json": {"application_id": [
                                "already used with a different body"]}})
         return existing.id, existing.response_json, False
-    version, strategy = active_strategy(session)
+    champion, strategy = strategy_store.active_strategy(session)
     inputs = build_inputs(session, predictor, principal, request)
+    chosen, arm, challenger_version, shadow = champion, "champion", None, None
     decision = run(inputs, strategy)
+    experiment = experiments.current(session, champion.name)
+    if experiment is not None:
+        challenger_version = experiment.challenger_version
+        record = lifecycle.get_version(session, champion.name, challenger_version)
+        in_bucket = experiments.bucket(request["application_id"], experiment.salt) \
+            < experiment.share_pct
+        if in_bucket:
+            other = run(inputs, strategy_store.strategy_of(record))
+            if experiment.mode == "live":
+                chosen, arm, decision = record, "challenger", other
+            else:
+                shadow = _canonical({**other, "strategy": {
+                    "name": record.name, "version": record.version}})
     decision_id = str(uuid.uuid4())
     body = {"id": decision_id, "application_id": request["application_id"], **decision,
-            "strategy": {"name": version.name, "version": version.version,
-                         "hash": version.content_hash, "arm": "champion"},
+            "strategy": {"name": chosen.name, "version": chosen.version,
+                         "hash": chosen.content_hash, "arm": arm,
+                         "champion_version": champion.version,
+                         "challenger_version": challenger_version},
             "model": inputs["model"], "valuation_id": inputs["valuation_id"],
             "created_at": utcnow().isoformat(timespec="seconds")}
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     session.add(CreditDecisionRecord(
         id=decision_id, application_id=request["application_id"], actor=principal.name,
         request_hash=request_hash, request_json=_canonical(request),
-        inputs_json=_canonical(inputs), response_json=text, strategy_name=version.name,
-        strategy_version=version.version, valuation_id=inputs["valuation_id"],
+        inputs_json=_canonical(inputs), response_json=text, strategy_name=chosen.name,
+        strategy_version=chosen.version, valuation_id=inputs["valuation_id"],
+        arm=arm, champion_version=champion.version, challenger_version=challenger_version,
+        shadow_json=shadow,
         model_name=inputs["model"]["name"], model_version=inputs["model"]["version"],
         outcome=decision["outcome"], final_limit=decision["final_limit"]))
     return decision_id, text, True
@@ -185,7 +176,7 @@ def replay(session: Session, decision_id: str) -> dict[str, Any]:
     record = session.get(CreditDecisionRecord, decision_id)
     if record is None:
         raise valuations.NotFound(f"no credit decision {decision_id}")
-    strategy = strategy_version(session, record.strategy_name, record.strategy_version)
+    strategy = strategy_store.version(session, record.strategy_name, record.strategy_version)
     again = run(json.loads(record.inputs_json), strategy)
     stored = json.loads(record.response_json)
     differences = {f: {"stored": stored.get(f), "replayed": again.get(f)}
@@ -195,7 +186,7 @@ def replay(session: Session, decision_id: str) -> dict[str, Any]:
 
 
 def put_dealer(session: Session, dealer_id: str, name: str, tier: str | None) -> dict[str, Any]:
-    _, strategy = active_strategy(session)
+    _, strategy = strategy_store.active_strategy(session)
     if tier is not None and tier not in strategy.dealer_tiers:
         raise InvalidInput(f"tier {tier!r} is not in the active strategy",
                            errors={"json": {"tier": [f"one of {list(strategy.dealer_tiers)}"]}})

@@ -79,6 +79,10 @@ class StrategyVersionRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
                                                              nullable=True)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class CreditDecisionRecord(Base):
@@ -101,3 +105,52 @@ class CreditDecisionRecord(Base):
     model_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
     outcome: Mapped[str] = mapped_column(String(16), nullable=False)
     final_limit: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    arm: Mapped[str] = mapped_column(String(16), nullable=False, default="champion")
+    champion_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    challenger_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    shadow_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class StrategyAuditRecord(Base):
+    """Append-only audit log of the strategy lifecycle: who did what, when, why, the diff."""
+
+    __tablename__ = "strategy_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    diff_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ExperimentRecord(Base):
+    """A champion/challenger experiment on a strategy (one open at a time per name)."""
+
+    __tablename__ = "strategy_experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    challenger_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    share_pct: Mapped[int] = mapped_column(Integer, nullable=False)
+    mode: Mapped[str] = mapped_column(String(16), nullable=False)
+    salt: Mapped[str] = mapped_column(String(64), nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SimulationRecord(Base):
+    """A stored what-if simulation of a candidate strategy version against the active one."""
+
+    __tablename__ = "strategy_simulations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    candidate_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    baseline_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    report_json: Mapped[str] = mapped_column(Text, nullable=False)
