@@ -287,6 +287,71 @@ def keys_revoke(prefix: str) -> None:
     click.echo(f"revoked {prefix}")
 
 
+@cli.group()
+def strategies() -> None:
+    """Strategy documents: validate, simulate."""
+
+
+@strategies.command("validate", with_appcontext=False)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def strategies_validate(path: Path) -> None:
+    """Validate a strategy YAML/JSON file; exit 1 with every problem listed."""
+    from strategies.document import StrategyError, load_file, monotonicity_warnings
+
+    try:
+        strategy = load_file(path)
+    except StrategyError as exc:
+        for where, problems in sorted(exc.errors.items()):
+            click.echo(f"  {where}: {problems}", err=True)
+        raise click.ClickException(
+            f"{path}: invalid strategy ({len(exc.errors)} problems)") from exc
+    for warning in monotonicity_warnings(strategy):
+        click.echo(f"  warning: {warning}")
+    click.echo(f"{path}: valid strategy {strategy.name!r} ({strategy.content_hash})")
+
+
+@strategies.command("simulate", with_appcontext=False)
+@click.option("--name", default="default", show_default=True)
+@click.option("--candidate", required=True, type=int, help="candidate version number")
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="past applications; without it, stored decisions are replayed")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--actor", default="cli", show_default=True, help="recorded with the report")
+def strategies_simulate(name: str, candidate: int, csv_path: Path | None,
+                        date_from: dt.datetime | None, date_to: dt.datetime | None,
+                        actor: str) -> None:
+    """Simulate a candidate version against the active one and store the report."""
+    from . import simulations, strategy_store
+    from .auth import Principal
+
+    principal = Principal(name=actor, role="pricing_analyst", prefix="cli", dealer_id=None)
+    steps = ["loading applications", "deciding under both strategies", "storing the report"]
+    with click.progressbar(steps, label="simulating", show_pos=True) as bar, \
+            _session() as session, session.begin():
+        for stage in bar:
+            if stage == steps[0]:
+                if name == strategy_store.DEFAULT_NAME:
+                    strategy_store.seed_default(session)
+                if csv_path:
+                    predictor = None
+                    try:
+                        predictor = Predictor.load(_registry(), Config.from_env().MODEL_NAME)
+                    except ValuationError:
+                        pass
+                    apps, ids = simulations.csv_applications(csv_path.read_bytes(), predictor)
+                else:
+                    apps, ids = simulations.stored_applications(
+                        session, date_from.date() if date_from else None,
+                        date_to.date() if date_to else None)
+            elif stage == steps[1]:
+                try:
+                    report = simulations.run(session, principal, name, candidate, apps, ids)
+                except ValuationError as exc:
+                    _fail(exc)
+    click.echo(json.dumps(report, indent=1, ensure_ascii=False, default=str))
+
+
 def main() -> None:
     cli(prog_name="valuation")
 

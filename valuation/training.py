@@ -51,6 +51,9 @@ class TrainConfig:
     # "auto": choose the point loss (squared error or the quantile loss) on the calibration
     # split; neither wins on every market.
     point_loss: str = "auto"
+    # Recent sales weigh more: weight halves every this many months before the latest sale
+    # (0 = equal weights). A single-date snapshot gets equal weights either way.
+    recency_half_life_months: float = 12.0
     coverage: float = 0.8
     threads: int = -1
     baseline: bool = True
@@ -174,8 +177,17 @@ def build_profile(frame: pd.DataFrame, rel_width: float) -> dict[str, Any]:
 SELECTION_ROWS = 30_000
 
 
+def recency_weights(frame: pd.DataFrame, half_life_months: float) -> np.ndarray:
+    """1 for the latest sale, halving every `half_life_months` before it."""
+    if half_life_months <= 0:
+        return np.ones(len(frame))
+    months = frame["valuation_month"].to_numpy(dtype=float)
+    return np.power(0.5, (months.max() - months) / half_life_months)
+
+
 def choose_point_loss(x: pd.DataFrame, y: np.ndarray, cal: np.ndarray, cfg: TrainConfig,
-                      progress: Progress) -> tuple[str, float, dict[str, float]]:
+                      progress: Progress, weight: np.ndarray
+                      ) -> tuple[str, float, dict[str, float]]:
     """Pick the point loss by MdAPE on the calibration rows, from quick models fitted on (at
     most SELECTION_ROWS of) the other rows. Squared error estimates the mean log price, so it
     gets a shift to the `point_quantile` of its calibration residuals: either way the point
@@ -192,7 +204,7 @@ def choose_point_loss(x: pd.DataFrame, y: np.ndarray, cal: np.ndarray, cfg: Trai
     for loss in ("RMSE", quantile):
         model = _regressor(cfg, loss, iterations=iterations,
                            learning_rate=min(0.3, 2 * cfg.learning_rate))
-        model.fit(x.iloc[fit_rows], y[fit_rows],
+        model.fit(x.iloc[fit_rows], y[fit_rows], sample_weight=weight[fit_rows],
                   callbacks=[_CatBoostProgress(f"choosing the point loss: {loss}", iterations,
                                                progress)])
         residual = y[cal] - model.predict(x[cal])
@@ -218,19 +230,21 @@ def fit(frame: pd.DataFrame, cfg: TrainConfig, progress: Progress) -> Predictor:
                           profile={"defaults": features.learn_defaults(frame)})
     frame, _ = predictor.complete(frame)
     x = features.model_input(frame, predictor.neutral)
+    weight = recency_weights(frame, cfg.recency_half_life_months)
     y = features.target(frame) - predictor.offset(frame)
     band_iterations = max(100, cfg.iterations // 4)
     for side, alpha in (("low", (1 - cfg.coverage) / 2), ("high", (1 + cfg.coverage) / 2)):
         model = _regressor(cfg, f"Quantile:alpha={alpha:g}", iterations=band_iterations,
                            depth=min(cfg.depth, 6))
-        model.fit(x[~cal], y[~cal], callbacks=[_CatBoostProgress(f"P{alpha * 100:.0f} model",
-                                                                 band_iterations, progress)])
+        label = f"P{alpha * 100:.0f} model"
+        model.fit(x[~cal], y[~cal], sample_weight=weight[~cal],
+                  callbacks=[_CatBoostProgress(label, band_iterations, progress)])
         setattr(predictor, side, model)
-    loss, shift, trial = choose_point_loss(x, y, cal, cfg, progress)
+    loss, shift, trial = choose_point_loss(x, y, cal, cfg, progress, weight)
     card["point"] = {"loss": loss, "shift": shift, "selection": trial}
     predictor.point = _regressor(cfg, loss)
-    predictor.point.fit(x, y, callbacks=[_CatBoostProgress("point model", cfg.iterations,
-                                                           progress)])
+    predictor.point.fit(x, y, sample_weight=weight,
+                        callbacks=[_CatBoostProgress("point model", cfg.iterations, progress)])
     off = predictor.offset(frame[cal])
     low, high = predictor.low.predict(x[cal]) + off, predictor.high.predict(x[cal]) + off
     y_cal = y[cal] + off

@@ -154,7 +154,11 @@ def test_yaml_import_export_and_diff(client, keys) -> None:
     assert client.get(f"{BASE}/diff?from=1&to=99", headers=keys["admin"]).status_code == 404
 
 
-APPS_CSV = """application_id,declared_price,down_payment,term_months,annual_rate,is_new,energy_type,usage,first_registration,mileage_km,flood_damage,fire_damage,monthly_income,monthly_debt_payments,decision_date,customer_score,customer_tier,dealer_tier,product,valuation,confidence_level
+APPS_CSV = ",".join([
+    "application_id", "declared_price", "down_payment", "term_months", "annual_rate", "is_new",
+    "energy_type", "usage", "first_registration", "mileage_km", "flood_damage", "fire_damage",
+    "monthly_income", "monthly_debt_payments", "decision_date", "customer_score",
+    "customer_tier", "dealer_tier", "product", "valuation", "confidence_level"]) + """
 A1,100000,30000,36,0,False,petrol,private,2020-01-01,50000,False,False,20000,0,2025-01-01,,A,T1,,100000,high
 A2,100000,0,36,0,False,petrol,private,2020-01-01,50000,False,False,20000,0,2025-01-01,,A,T1,,100000,high
 A3,100000,30000,36,0,False,petrol,private,2020-01-01,50000,True,False,20000,0,2025-01-01,,A,T1,,100000,high

@@ -96,3 +96,19 @@ def test_keys_create_list_revoke(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert again.exit_code == 1 and "no active key" in again.output
     bad = runner.invoke(cli, ["keys", "create", "--role", "dealer"])
     assert bad.exit_code == 1 and "bound to a dealer" in bad.output
+
+
+def test_strategies_validate(tmp_path: Path) -> None:
+    import yaml
+
+    from strategies.document import DEFAULT_PATH
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["strategies", "validate", str(DEFAULT_PATH)])
+    assert ok.exit_code == 0 and "valid strategy 'default'" in ok.output
+    doc = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    doc["ltv_max"]["commercial_nev"]["A"]["T1"] = 0.80
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(cli, ["strategies", "validate", str(bad)])
+    assert result.exit_code == 1
+    assert "ltv_max[commercial_nev][A][T1]" in result.output and "regulatory cap" in result.output
