@@ -6,6 +6,7 @@ from typing import Any
 from flask import Flask, Response, g, json, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.exc import IntegrityError
 
 from . import credit, db, serving
 from .auth import require
@@ -30,9 +31,15 @@ class CreditLimits(MethodView):
     def post(self, payload: dict[str, Any]) -> Response:
         """Decide a credit limit; the same application_id and body returns the stored decision,
         a different body is a 409."""
-        with db.session() as session, session.begin():
-            decision_id, text, created = credit.create(session, serving.predictor(),
-                                                       g.principal, payload)
+        try:
+            with db.session() as session, session.begin():
+                decision_id, text, created = credit.create(session, serving.predictor(),
+                                                           g.principal, payload)
+        except IntegrityError:
+            # a concurrent request with the same application_id won: answer as it did
+            with db.session() as session, session.begin():
+                decision_id, text, created = credit.create(session, serving.predictor(),
+                                                           g.principal, payload)
         location = url_for("credit.CreditLimit", decision_id=decision_id)
         return _json(text, 201 if created else 200, Location=location)
 

@@ -167,9 +167,9 @@ def update_draft(session: Session, principal: Principal, name: str, version: int
     clean, warnings = validate(name, document)
     old = document_of(record)
     # compare-and-set on the revision: exactly one of two writers with the same ETag wins
-    expected = int(if_match.strip('"').rsplit("-r", 1)[-1]) if "-r" in if_match else -1
     if if_match != etag(record):
         raise PreconditionFailed(f"stale ETag {if_match}; current is {etag(record)}")
+    expected = record.revision
     updated = session.execute(
         update(StrategyVersionRecord)
         .where(StrategyVersionRecord.id == record.id,
