@@ -55,7 +55,9 @@ class BatchSchema(Schema):
                            validate=validate.Length(min=1, max=valuations.MAX_JSON_BATCH))
 
 
-def _json(text: str, status: int, **headers: str) -> Response:
+def json_response(data: Any, status: int = 200, **headers: str) -> Response:
+    """A JSON response from text (sent as is, e.g. a stored body) or from data."""
+    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
     return Response(text, status=status, mimetype="application/json", headers=headers)
 
 
@@ -70,7 +72,7 @@ class Valuations(MethodView):
             valuation_id, text = valuations.create(session, serving.predictor(), g.principal,
                                                    payload)
         location = url_for("valuations.Valuation", valuation_id=valuation_id)
-        return _json(text, 201, Location=location)
+        return json_response(text, 201, Location=location)
 
 
 @valuations_blp.route("/<valuation_id>")
@@ -80,7 +82,7 @@ class Valuation(MethodView):
     def get(self, valuation_id: str) -> Response:
         """A stored valuation, exactly as first returned."""
         with db.session() as session:
-            return _json(valuations.get(session, g.principal, valuation_id), 200)
+            return json_response(valuations.get(session, g.principal, valuation_id), 200)
 
 
 @valuations_blp.route("/batch")
@@ -97,7 +99,7 @@ class ValuationBatch(MethodView):
         ok = sum(1 for r in results if "errors" not in r)
         body = {"rows": len(results), "valued": ok, "failed": len(results) - ok,
                 "results": results}
-        return _json(json.dumps(body, ensure_ascii=False), 200)
+        return json_response(body)
 
 
 def _batch_rows() -> tuple[list[dict[str, Any]], dict[int, Any]]:
@@ -153,7 +155,7 @@ class Models(MethodView):
                               "currency": card.get("currency"),
                               "synthetic": card.get("synthetic", False),
                               "metrics": card.get("metrics", {}).get("model", {}).get("overall")})
-        return _json(json.dumps({"models": items}, ensure_ascii=False), 200)
+        return json_response({"models": items})
 
 
 @models_blp.route("/<name>/<version>")
@@ -164,7 +166,7 @@ class ModelCard(MethodView):
         """One model card."""
         reg = serving.registry()
         reg.resolve(f"{name}:{version}")
-        return _json(json.dumps(reg.card(name, version), ensure_ascii=False), 200)
+        return json_response(reg.card(name, version))
 
 
 def init_app(app: Flask) -> None:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, g, json, url_for
+from flask import Flask, Response, g, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from . import credit, db, serving
+from .api import json_response
 from .auth import require
 from .schemas import CreditLimitRequestSchema, DealerSchema
 
@@ -18,9 +19,9 @@ dealers_blp = Blueprint("dealers", __name__, url_prefix="/v1/dealers",
                         description="Dealers and their risk tiers.")
 
 
-def _json(data: Any, status: int, **headers: str) -> Response:
-    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
-    return Response(text, status=status, mimetype="application/json", headers=headers)
+def _decide(payload: dict[str, Any]) -> tuple[str, str, bool]:
+    with db.session() as session, session.begin():
+        return credit.create(session, serving.predictor(), g.principal, payload)
 
 
 @credit_blp.route("")
@@ -32,16 +33,12 @@ class CreditLimits(MethodView):
         """Decide a credit limit; the same application_id and body returns the stored decision,
         a different body is a 409."""
         try:
-            with db.session() as session, session.begin():
-                decision_id, text, created = credit.create(session, serving.predictor(),
-                                                           g.principal, payload)
+            decision_id, text, created = _decide(payload)
         except IntegrityError:
             # a concurrent request with the same application_id won: answer as it did
-            with db.session() as session, session.begin():
-                decision_id, text, created = credit.create(session, serving.predictor(),
-                                                           g.principal, payload)
+            decision_id, text, created = _decide(payload)
         location = url_for("credit.CreditLimit", decision_id=decision_id)
-        return _json(text, 201 if created else 200, Location=location)
+        return json_response(text, 201 if created else 200, Location=location)
 
 
 @credit_blp.route("/<decision_id>")
@@ -51,7 +48,7 @@ class CreditLimit(MethodView):
     def get(self, decision_id: str) -> Response:
         """A stored decision, exactly as first returned."""
         with db.session() as session:
-            return _json(credit.get(session, decision_id), 200)
+            return json_response(credit.get(session, decision_id), 200)
 
 
 @credit_blp.route("/<decision_id>/replay")
@@ -61,7 +58,7 @@ class CreditLimitReplay(MethodView):
     def post(self, decision_id: str) -> Response:
         """Recompute a decision from its stored inputs with the strategy version it used."""
         with db.session() as session:
-            return _json(credit.replay(session, decision_id), 200)
+            return json_response(credit.replay(session, decision_id), 200)
 
 
 @dealers_blp.route("/<dealer_id>")
@@ -71,7 +68,7 @@ class Dealer(MethodView):
     def get(self, dealer_id: str) -> Response:
         """A dealer and its tier."""
         with db.session() as session:
-            return _json(credit.get_dealer(session, dealer_id), 200)
+            return json_response(credit.get_dealer(session, dealer_id), 200)
 
     @require("admin")
     @dealers_blp.arguments(DealerSchema)
@@ -80,7 +77,7 @@ class Dealer(MethodView):
         """Create or replace a dealer's name and tier (a tier of the active strategy)."""
         with db.session() as session, session.begin():
             body = credit.put_dealer(session, dealer_id, payload["name"], payload.get("tier"))
-        return _json(body, 200)
+        return json_response(body, 200)
 
 
 def init_app(app: Flask) -> None:

@@ -6,14 +6,15 @@ import datetime as dt
 from typing import Any
 
 import yaml
-from flask import Flask, Response, g, json, request, url_for
+from flask import Flask, Response, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from . import db, experiments, lifecycle, serving, simulations, strategy_store
+from .api import json_response
 from .auth import require
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 
 blp = Blueprint("strategies", __name__, url_prefix="/v1/strategies",
                 description="Strategy versions and their lifecycle (pricing team).")
@@ -51,17 +52,12 @@ class SimulationSchema(Schema):
     date_to = fields.Date(load_default=None, data_key="to")
 
 
-def _json(data: Any, status: int = 200, **headers: str) -> Response:
-    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
-    return Response(text, status=status, mimetype="application/json", headers=headers)
-
-
 def _version_response(record: Any, status: int = 200, warnings: list[str] | None = None
                       ) -> Response:
     body = lifecycle.version_body(record)
     if warnings is not None:
         body["warnings"] = warnings
-    return _json(body, status, ETag=lifecycle.etag(record))
+    return json_response(body, status, ETag=lifecycle.etag(record))
 
 
 @blp.route("")
@@ -77,7 +73,7 @@ class Strategies(MethodView):
                 active = lifecycle.active(session, name)
                 items.append({"name": name, "active_version": active.version if active else None,
                               "experiment": experiments.body(experiments.current(session, name))})
-        return _json({"strategies": items})
+        return json_response({"strategies": items})
 
 
 @blp.route("/<name>")
@@ -91,8 +87,8 @@ class StrategyView(MethodView):
                 strategy_store.seed_default(session)
             active = lifecycle.active(session, name)
             if active is None:
-                raise lifecycle.NotFound(f"strategy {name!r} has no active version")
-            return _json({"active": lifecycle.version_body(active),
+                raise NotFound(f"strategy {name!r} has no active version")
+            return json_response({"active": lifecycle.version_body(active),
                           "experiment": experiments.body(experiments.current(session, name)),
                           "versions": [lifecycle.version_body(r, with_document=False)
                                        for r in lifecycle.versions(session, name)]})
@@ -215,7 +211,7 @@ class Diff(MethodView):
             old = lifecycle.document_of(lifecycle.get_version(session, name, query["from_"]))
             new = lifecycle.document_of(lifecycle.get_version(session, name, query["to"]))
         changes = diff(old, new)
-        return _json({"from": query["from_"], "to": query["to"], "changes": changes,
+        return json_response({"from": query["from_"], "to": query["to"], "changes": changes,
                       "lines": render(changes)})
 
 
@@ -226,7 +222,7 @@ class Audit(MethodView):
     def get(self, name: str) -> Response:
         """Who did what, when, why, with the diff."""
         with db.session() as session:
-            return _json({"name": name, "entries": lifecycle.audit_log(session, name)})
+            return json_response({"name": name, "entries": lifecycle.audit_log(session, name)})
 
 
 @blp.route("/<name>/simulations")
@@ -255,7 +251,7 @@ class Simulations(MethodView):
             report = simulations.run(session, g.principal, name, params["candidate_version"],
                                      apps, ids)
         location = url_for("strategies.Simulation", name=name, sim_id=report["id"])
-        return _json(report, 201, Location=location)
+        return json_response(report, 201, Location=location)
 
 
 @blp.route("/<name>/simulations/<sim_id>")
@@ -265,7 +261,7 @@ class Simulation(MethodView):
     def get(self, name: str, sim_id: str) -> Response:
         """A stored simulation report."""
         with db.session() as session:
-            return _json(simulations.get(session, name, sim_id))
+            return json_response(simulations.get(session, name, sim_id))
 
 
 @blp.route("/<name>/experiment")
@@ -278,7 +274,7 @@ class Experiment(MethodView):
         with db.session() as session, session.begin():
             record = experiments.start(session, g.principal, name, payload["challenger_version"],
                                        payload["share_pct"], payload["mode"], payload["salt"])
-            return _json(experiments.body(record))
+            return json_response(experiments.body(record))
 
     @require("pricing_approver")
     @blp.alt_response(204, description="ended")
@@ -296,7 +292,7 @@ class ExperimentReport(MethodView):
     def get(self, name: str) -> Response:
         """The running experiment's results so far, per arm."""
         with db.session() as session:
-            return _json(experiments.report(session, name))
+            return json_response(experiments.report(session, name))
 
 
 def init_app(app: Flask) -> None:

@@ -13,20 +13,12 @@ from flask import g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import ValuationError
+from .errors import Forbidden, Unauthorized, ValuationError
 from .records import ApiKeyRecord, DealerRecord, utcnow
 
 ROLES = ("dealer", "underwriter", "pricing_analyst", "pricing_approver", "admin")
 PREFIX_LEN = 8
 KEY_PREFIX = "vk_"
-
-
-class Unauthorized(ValuationError):
-    status = 401
-
-
-class Forbidden(ValuationError):
-    status = 403
 
 
 @dataclass(frozen=True)

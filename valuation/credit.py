@@ -18,16 +18,12 @@ from strategies.engine import Application, ApplicationError, ValuationInput, dec
 
 from . import experiments, lifecycle, strategy_store, valuations
 from .auth import Principal
-from .errors import InvalidInput, ValuationError
+from .errors import Conflict, InvalidInput, NotFound
 from .predictor import Predictor
 from .records import CreditDecisionRecord, DealerRecord, ValuationRecord, utcnow
 
 DECISION_FIELDS = ("outcome", "recognized_price", "price_gap_pct", "ltv", "requested_amount",
                    "limit_before_adjustments", "final_limit", "reasons", "steps")
-
-
-class Conflict(ValuationError):
-    status = 409
 
 
 def _canonical(data: Any) -> str:
@@ -41,7 +37,7 @@ def _valuation_inputs(session: Session, predictor: Predictor | None, principal: 
     if request.get("valuation_id"):
         record = session.get(ValuationRecord, request["valuation_id"])
         if record is None:
-            raise valuations.NotFound(f"no valuation {request['valuation_id']}")
+            raise NotFound(f"no valuation {request['valuation_id']}")
         body, car = json.loads(record.response_json), json.loads(record.request_json)
     else:
         valuation_id, text = valuations.create(session, predictor, principal, request["vehicle"])
@@ -167,7 +163,7 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
 def get(session: Session, decision_id: str) -> str:
     record = session.get(CreditDecisionRecord, decision_id)
     if record is None:
-        raise valuations.NotFound(f"no credit decision {decision_id}")
+        raise NotFound(f"no credit decision {decision_id}")
     return record.response_json
 
 
@@ -175,7 +171,7 @@ def replay(session: Session, decision_id: str) -> dict[str, Any]:
     """Recompute a decision from its stored inputs with the strategy version it used."""
     record = session.get(CreditDecisionRecord, decision_id)
     if record is None:
-        raise valuations.NotFound(f"no credit decision {decision_id}")
+        raise NotFound(f"no credit decision {decision_id}")
     strategy = strategy_store.version(session, record.strategy_name, record.strategy_version)
     again = run(json.loads(record.inputs_json), strategy)
     stored = json.loads(record.response_json)
@@ -203,7 +199,7 @@ def put_dealer(session: Session, dealer_id: str, name: str, tier: str | None) ->
 def get_dealer(session: Session, dealer_id: str) -> dict[str, Any]:
     record = session.get(DealerRecord, dealer_id)
     if record is None:
-        raise valuations.NotFound(f"no dealer {dealer_id}")
+        raise NotFound(f"no dealer {dealer_id}")
     return dealer_body(record)
 
 

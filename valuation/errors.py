@@ -29,6 +29,34 @@ class InvalidInput(ValuationError):
     status = 422
 
 
+class Unauthorized(ValuationError):
+    status = 401
+
+
+class Forbidden(ValuationError):
+    status = 403
+
+
+class NotFound(ValuationError):
+    status = 404
+
+
+class Conflict(ValuationError):
+    status = 409
+
+
+class PreconditionFailed(ValuationError):
+    status = 412
+
+
+class PreconditionRequired(ValuationError):
+    status = 428
+
+
+class ServiceUnavailable(ValuationError):
+    status = 503
+
+
 class DataError(ValuationError):
     """An input file or dataset is not what it should be."""
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from . import lifecycle
 from .auth import Principal
-from .errors import InvalidInput
+from .errors import Conflict, InvalidInput, NotFound
 from .records import CreditDecisionRecord, ExperimentRecord, utcnow
 
 MODES = ("shadow", "live")
@@ -32,7 +32,7 @@ def start(session: Session, principal: Principal, name: str, challenger: int, sh
           mode: str, salt: str) -> ExperimentRecord:
     record = lifecycle.get_version(session, name, challenger)
     if record.state not in (lifecycle.APPROVED, lifecycle.RETIRED):
-        raise lifecycle.Conflict(f"{name}:{challenger} is {record.state}: a challenger must be "
+        raise Conflict(f"{name}:{challenger} is {record.state}: a challenger must be "
                                  "an approved version that is not active")
     if not 0 <= share_pct <= MAX_SHARE or mode not in MODES:
         raise InvalidInput("share 0-50 and mode shadow|live", errors={"json": {
@@ -52,7 +52,7 @@ def start(session: Session, principal: Principal, name: str, challenger: int, sh
 def stop(session: Session, principal: Principal, name: str) -> None:
     experiment = current(session, name)
     if experiment is None:
-        raise lifecycle.NotFound(f"no experiment running on {name}")
+        raise NotFound(f"no experiment running on {name}")
     experiment.ended_at = utcnow()
     lifecycle.audit(session, name, experiment.challenger_version, "experiment_end",
                     principal.name, None)
@@ -70,7 +70,7 @@ def report(session: Session, name: str) -> dict[str, Any]:
     """Approve rate, mean limit and price-capped share per arm, for the running experiment."""
     experiment = current(session, name)
     if experiment is None:
-        raise lifecycle.NotFound(f"no experiment running on {name}")
+        raise NotFound(f"no experiment running on {name}")
     started = experiment.started_at
     rows = session.execute(select(CreditDecisionRecord.arm, CreditDecisionRecord.response_json,
                                   CreditDecisionRecord.shadow_json).where(

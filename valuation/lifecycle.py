@@ -16,28 +16,12 @@ from sqlalchemy.orm import Session
 from strategies.diff import diff
 from strategies.document import StrategyError, load_strategy, monotonicity_warnings
 
-from .auth import Forbidden, Principal
-from .errors import InvalidInput, ValuationError
+from .auth import Principal
+from .errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from .records import StrategyAuditRecord, StrategyVersionRecord, utcnow
 
 DRAFT, SUBMITTED, APPROVED, SCHEDULED, ACTIVE, RETIRED = (
     "draft", "submitted", "approved", "scheduled", "active", "retired")
-
-
-class NotFound(ValuationError):
-    status = 404
-
-
-class Conflict(ValuationError):
-    status = 409
-
-
-class PreconditionFailed(ValuationError):
-    status = 412
-
-
-class PreconditionRequired(ValuationError):
-    status = 428
 
 
 def _canonical(document: Any) -> str:

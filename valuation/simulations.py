@@ -19,7 +19,7 @@ from strategies.simulation import compare
 
 from . import lifecycle
 from .auth import Principal
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .predictor import Predictor
 from .records import CreditDecisionRecord, SimulationRecord
 from .strategy_store import strategy_of
@@ -94,7 +94,7 @@ def run(session: Session, principal: Principal, name: str, candidate: int,
     """Compare the candidate version with the active one and store the report."""
     base_record = lifecycle.active(session, name)
     if base_record is None:
-        raise lifecycle.NotFound(f"strategy {name!r} has no active version")
+        raise NotFound(f"strategy {name!r} has no active version")
     cand_record = lifecycle.get_version(session, name, candidate)
     if applications.empty:
         raise InvalidInput("no applications to simulate", errors={"json": {"_schema": [
@@ -115,5 +115,5 @@ def run(session: Session, principal: Principal, name: str, candidate: int,
 def get(session: Session, name: str, sim_id: str) -> str:
     record = session.get(SimulationRecord, sim_id)
     if record is None or record.name != name:
-        raise lifecycle.NotFound(f"no simulation {sim_id} for {name}")
+        raise NotFound(f"no simulation {sim_id} for {name}")
     return record.report_json

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from strategies.document import Strategy, default_strategy, load_strategy
 
 from . import lifecycle
+from .errors import NotFound
 from .records import StrategyVersionRecord, utcnow
 
 DEFAULT_NAME = "default"
@@ -48,7 +49,7 @@ def active_strategy(session: Session, name: str = DEFAULT_NAME
         seed_default(session)
     record = lifecycle.active(session, name)
     if record is None:
-        raise lifecycle.NotFound(f"strategy {name!r} has no active version")
+        raise NotFound(f"strategy {name!r} has no active version")
     return record, strategy_of(record)
 
 

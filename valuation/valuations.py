@@ -14,21 +14,13 @@ from sqlalchemy.orm import Session
 
 from . import explain
 from .auth import Principal
-from .errors import InvalidInput, ValuationError
+from .errors import InvalidInput, NotFound, ServiceUnavailable
 from .predictor import Predictor
 from .record import NAMES
 from .records import ValuationRecord, utcnow
 
 MAX_JSON_BATCH = 1_000
 MAX_CSV_BATCH = 50_000
-
-
-class NotFound(ValuationError):
-    status = 404
-
-
-class ModelUnavailable(ValuationError):
-    status = 503
 
 
 def _money(x: float) -> int:
@@ -134,5 +126,5 @@ def get(session: Session, principal: Principal, valuation_id: str) -> str:
 
 def _require_model(predictor: Predictor | None) -> Predictor:
     if predictor is None:
-        raise ModelUnavailable("no valuation model is loaded; see /ready")
+        raise ServiceUnavailable("no valuation model is loaded; see /ready")
     return predictor

@@ -189,15 +189,17 @@ def test_simulation_on_hand_built_applications(client, keys) -> None:
     assert stored.json == report
 
 
+def application(app_id: str) -> dict:
+    return {"application_id": app_id, "customer": {"tier": "A", "monthly_income": 50000},
+            "dealer": {"id": "D1", "tier": "T1"}, "is_new": False,
+            "vehicle": {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol",
+                        "new_price": 200000, "first_registration": "2022-03-01",
+                        "mileage_km": 52000},
+            "declared_price": 100000, "down_payment": 0, "term_months": 36, "annual_rate": "0"}
+
+
 def test_simulation_over_stored_decisions(client, keys) -> None:
-    application = {"application_id": "S1", "customer": {"tier": "A", "monthly_income": 50000},
-                   "dealer": {"id": "D1", "tier": "T1"}, "is_new": False,
-                   "vehicle": {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol",
-                               "new_price": 200000, "first_registration": "2022-03-01",
-                               "mileage_km": 52000},
-                   "declared_price": 100000, "down_payment": 0, "term_months": 36,
-                   "annual_rate": "0"}
-    assert client.post("/v1/credit-limits", json=application,
+    assert client.post("/v1/credit-limits", json=application("S1"),
                        headers=keys["underwriter"]).status_code == 201
     version = draft(client, keys).json["version"]
     report = client.post(f"{BASE}/simulations", json={"candidate_version": version},
@@ -226,14 +228,8 @@ def test_live_and_shadow_experiments(client, keys) -> None:
     arms = {}
     for i in range(12):
         app_id = f"L{i}"
-        body = {"application_id": app_id, "customer": {"tier": "A", "monthly_income": 50000},
-                "dealer": {"id": "D1", "tier": "T1"}, "is_new": False,
-                "vehicle": {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol",
-                            "new_price": 200000, "first_registration": "2022-03-01",
-                            "mileage_km": 52000},
-                "declared_price": 100000, "down_payment": 0, "term_months": 36,
-                "annual_rate": "0"}
-        d = client.post("/v1/credit-limits", json=body, headers=keys["underwriter"]).json
+        d = client.post("/v1/credit-limits", json=application(app_id),
+                        headers=keys["underwriter"]).json
         expected = "challenger" if experiments.bucket(app_id, "x") < 50 else "champion"
         assert d["strategy"]["arm"] == expected
         assert d["strategy"]["champion_version"] == 1
@@ -252,8 +248,8 @@ def test_live_and_shadow_experiments(client, keys) -> None:
     assert shadow.status_code == 200
     ids = [f"SH{i}" for i in range(40)]
     in_bucket = next(i for i in ids if experiments.bucket(i, "x") < 50)
-    body["application_id"] = in_bucket
-    d = client.post("/v1/credit-limits", json=body, headers=keys["underwriter"]).json
+    d = client.post("/v1/credit-limits", json=application(in_bucket),
+                    headers=keys["underwriter"]).json
     assert d["strategy"]["arm"] == "champion" and d["strategy"]["version"] == 1
     after = client.get(f"{BASE}/experiment/report", headers=keys["pricing_analyst"]).json
     assert after["arms"]["challenger"]["decisions"] == 1  # the shadow decision
