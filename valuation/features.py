@@ -20,9 +20,6 @@ MISSING_CATEGORY = "NA"
 CATEGORICAL: tuple[str, ...] = (
     "brand", "series", "variant", "body_type", "energy_type", "transmission",
     "usage", "accident", "region", "color",
-    # regional price level of a model line; explicit because ctr combinations are off
-    # (they can break monotone constraints: see training._regressor)
-    "series_region",
 )
 NUMERIC: tuple[str, ...] = (
     "age_months", "mileage_km", "model_year", "displacement_l", "power_kw", "battery_kwh",
@@ -53,8 +50,6 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
     out["is_nev"] = out["energy_type"].isin(NEV_ENERGY).astype("float64")
     out["is_commercial"] = out["usage"].isin(COMMERCIAL_USAGE).astype("float64")
     out["log_new_price"] = np.log(out["new_price"].astype("float64"))
-    out["series_region"] = (series_key(out) + "|"
-                            + out["region"].astype("string").fillna(MISSING_CATEGORY))
     vd = out["valuation_date"]
     out["valuation_month"] = ((vd.dt.year - 2000) * 12 + vd.dt.month - 1).astype("float64")
     if "price" in out.columns:
