@@ -10,6 +10,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from . import experiments, lifecycle, strategy_store, valuations
 from .auth import Principal
 from .errors import Conflict, InvalidInput, NotFound
 from .predictor import Predictor
+from .record import validate_frame
 from .records import CreditDecisionRecord, DealerRecord, ValuationRecord, utcnow
 
 DECISION_FIELDS = ("outcome", "recognized_price", "price_gap_pct", "ltv", "requested_amount",
@@ -42,14 +44,22 @@ def _valuation_inputs(session: Session, predictor: Predictor | None, principal: 
     else:
         valuation_id, text = valuations.create(session, predictor, principal, request["vehicle"])
         body, car = json.loads(text), request["vehicle"]
+    # the stored request may come from a CSV batch (all text): type it as the record does
+    typed = validate_frame(pd.DataFrame([car]), training=False).frame.iloc[0]
     return {
         "valuation_id": body["id"], "value": body["value"]["retail"],
         "confidence_level": body["confidence"]["level"], "model": body["model"],
-        "energy_type": car["energy_type"], "usage": car.get("usage"),
-        "first_registration": car["first_registration"],
-        "mileage_km": car["mileage_km"], "flood_damage": bool(car.get("flood_damage")),
-        "fire_damage": bool(car.get("fire_damage")),
+        "energy_type": typed["energy_type"],
+        "usage": None if pd.isna(typed["usage"]) else typed["usage"],
+        "first_registration": str(typed["first_registration"].date()),
+        "mileage_km": float(typed["mileage_km"]),
+        "flood_damage": _flag(typed["flood_damage"]),
+        "fire_damage": _flag(typed["fire_damage"]),
     }
+
+
+def _flag(value: Any) -> bool:
+    return False if pd.isna(value) else bool(value)
 
 
 def _dealer_tier(session: Session, dealer: dict[str, Any]) -> str | None:

@@ -190,9 +190,10 @@ def choose_point_loss(x: pd.DataFrame, y: np.ndarray, cal: np.ndarray, cfg: Trai
                       progress: Progress, weight: np.ndarray
                       ) -> tuple[str, float, dict[str, float]]:
     """Pick the point loss by MdAPE on the calibration rows, from quick models fitted on (at
-    most SELECTION_ROWS of) the other rows; squared error must win by SELECTION_MARGIN. Squared error estimates the mean log price, so it
-    gets a shift to the `point_quantile` of its calibration residuals: either way the point
-    is the conservative 45th percentile. Returns (loss, shift, MdAPE % per candidate)."""
+    most SELECTION_ROWS of) the other rows; squared error must win by SELECTION_MARGIN.
+    Squared error estimates the mean log price, so it gets a shift to the `point_quantile`
+    of its calibration residuals: either way the point is the conservative 45th percentile.
+    Returns (loss, shift, MdAPE % per candidate)."""
     quantile = f"Quantile:alpha={cfg.point_quantile:g}"
     if cfg.point_loss != "auto":
         return cfg.point_loss, 0.0, {}

@@ -128,3 +128,20 @@ def test_roles(client, keys) -> None:
     assert apply(client, keys, APPLICATION, role="dealer").status_code == 403
     assert apply(client, keys, APPLICATION, role="pricing_analyst").status_code == 403
     assert client.post("/v1/credit-limits", json=APPLICATION).status_code == 401
+
+
+def test_a_valuation_from_a_csv_batch_is_typed_for_the_rules(client, keys) -> None:
+    import io
+    csv = ("brand,series,energy_type,new_price,first_registration,valuation_date,mileage_km,"
+           "flood_damage\n丰田,凯美瑞,petrol,200000,2022-03,2025-06-01,52000,True\n"
+           "丰田,凯美瑞,petrol,200000,2022-03,2025-06-01,52000,False\n")
+    batch = client.post("/v1/valuations/batch", headers=keys["underwriter"],
+                        data={"file": (io.BytesIO(csv.encode()), "cars.csv")},
+                        content_type="multipart/form-data").json
+    flooded, clean = (r["id"] for r in batch["results"])
+    d1 = apply(client, keys, with_(application_id="CSV-1", vehicle=None, valuation_id=flooded))
+    d2 = apply(client, keys, with_(application_id="CSV-2", vehicle=None, valuation_id=clean))
+    assert d1.status_code == d2.status_code == 201
+    assert d1.json["outcome"] == "decline"
+    assert d1.json["reasons"][0]["code"] == "DECLINE_FLOOD_DAMAGE"
+    assert "DECLINE_FLOOD_DAMAGE" not in [r["code"] for r in d2.json["reasons"]]
