@@ -129,6 +129,11 @@ class Predictor:
     def predict(self, raw: pd.DataFrame, today: dt.date | None = None) -> pd.DataFrame:
         """Value canonical records. Returns one row per input row: value, value_low,
         value_high, confidence, confidence_level, reasons, warnings, error, prior factors."""
+        return self.predict_with_rows(raw, today)[0]
+
+    def predict_with_rows(self, raw: pd.DataFrame, today: dt.date | None = None
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """`predict`, plus the completed canonical rows it valued (for the breakdown)."""
         derived, errors, imputed, assumed = self.prepare(raw, today)
         ok = (errors == "").to_numpy()
         out = pd.DataFrame(index=derived.index)
@@ -139,7 +144,7 @@ class Predictor:
         out["reasons"] = [[] for _ in range(len(out))]
         out["warnings"] = [[] for _ in range(len(out))]
         if not ok.any():
-            return out
+            return out, derived
         rows = derived[ok]
         point, low, high = self.log_predict(rows)
         factor_frame = priors.factors(rows, self.card["priors"])
@@ -159,7 +164,7 @@ class Predictor:
                                                    np.where(score >= MEDIUM, "medium", "low"))
         out.loc[ok, "reasons"] = pd.Series(reasons, index=rows.index)
         out.loc[ok, "warnings"] = pd.Series(warnings, index=rows.index)
-        return out
+        return out, derived
 
     def complete(self, derived: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Fill condition fields the caller left out with typical values (features.fill_defaults)."""

@@ -33,13 +33,12 @@ def value_cars(predictor: Predictor, cars: pd.DataFrame,
     """One result per row: the valuation body (without id) or {'error': {...}}."""
     cars = cars.reset_index(drop=True)
     canonical = cars[[c for c in NAMES if c in cars.columns and c != "price"]]
-    pred = predictor.predict(canonical, today=today)
+    pred, completed = predictor.predict_with_rows(canonical, today=today)
     ok = pred["error"].isna().to_numpy()
     results: list[dict[str, Any]] = [{"error": {"message": e}} if e else {} for e in pred["error"]]
     if not ok.any():
         return results
-    derived, _, _, _ = predictor.prepare(canonical[ok], today)
-    rows = derived.reset_index(drop=True)
+    rows = completed[ok].reset_index(drop=True)
     stage_cols = [c for c in NAMES if c != "price"]
     learned = {f: not spec["applied"] for f, spec in predictor.card["priors"].items()}
     km_year = float(predictor.profile["median_km_per_year"])
