@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,6 @@ class Config:
     WEB_WORKERS: int = 2
     WEB_TIMEOUT: int = 60
     TESTING: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Config:
@@ -65,6 +64,4 @@ class Config:
 
     def as_flask(self) -> dict[str, Any]:
         """Upper-case settings for `app.config`."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name.isupper()}
-        out.update(self.extra)
-        return out
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name.isupper()}

@@ -8,7 +8,7 @@ import math
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,6 @@ class TrainConfig:
     baseline: bool = True
     synthetic: bool = False
     notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
