@@ -97,11 +97,15 @@ class Strategy:
         return content_hash(self.raw)
 
 
+def canonical_json(data: Any) -> str:
+    """One text per value: sorted keys, no spaces, decimals and dates as strings."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+
+
 def content_hash(document: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of a document."""
-    text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical_json(document).encode()).hexdigest()
 
 
 class _Strict(Schema):

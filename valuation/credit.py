@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strategies.document import Strategy
+from strategies.document import Strategy, canonical_json
 from strategies.engine import Application, ApplicationError, ValuationInput, decide
 
 from . import experiments, lifecycle, strategy_store, valuations
@@ -26,11 +26,6 @@ from .records import CreditDecisionRecord, DealerRecord, ValuationRecord, utcnow
 
 DECISION_FIELDS = ("outcome", "recognized_price", "price_gap_pct", "ltv", "requested_amount",
                    "limit_before_adjustments", "final_limit", "reasons", "steps")
-
-
-def _canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str)
 
 
 def _valuation_inputs(session: Session, predictor: Predictor | None, principal: Principal,
@@ -123,7 +118,7 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
            request: dict[str, Any]) -> tuple[str, str, bool]:
     """Decide and store; the same application_id and body returns the stored decision
     (created False), a different body is a 409. Returns (id, response text, created)."""
-    request_hash = "sha256:" + hashlib.sha256(_canonical(request).encode()).hexdigest()
+    request_hash = "sha256:" + hashlib.sha256(canonical_json(request).encode()).hexdigest()
     existing = session.scalar(select(CreditDecisionRecord).where(
         CreditDecisionRecord.application_id == request["application_id"]))
     if existing is not None:
@@ -147,7 +142,7 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
             if experiment.mode == "live":
                 chosen, arm, decision = record, "challenger", other
             else:
-                shadow = _canonical({**other, "strategy": {
+                shadow = canonical_json({**other, "strategy": {
                     "name": record.name, "version": record.version}})
     decision_id = str(uuid.uuid4())
     body = {"id": decision_id, "application_id": request["application_id"], **decision,
@@ -160,8 +155,8 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     session.add(CreditDecisionRecord(
         id=decision_id, application_id=request["application_id"], actor=principal.name,
-        request_hash=request_hash, request_json=_canonical(request),
-        inputs_json=_canonical(inputs), response_json=text, strategy_name=chosen.name,
+        request_hash=request_hash, request_json=canonical_json(request),
+        inputs_json=canonical_json(inputs), response_json=text, strategy_name=chosen.name,
         strategy_version=chosen.version, valuation_id=inputs["valuation_id"],
         arm=arm, champion_version=champion.version, challenger_version=challenger_version,
         shadow_json=shadow,
@@ -186,7 +181,7 @@ def replay(session: Session, decision_id: str) -> dict[str, Any]:
     again = run(json.loads(record.inputs_json), strategy)
     stored = json.loads(record.response_json)
     differences = {f: {"stored": stored.get(f), "replayed": again.get(f)}
-                   for f in DECISION_FIELDS if _canonical(stored.get(f)) != _canonical(again.get(f))}
+                   for f in DECISION_FIELDS if canonical_json(stored.get(f)) != canonical_json(again.get(f))}
     return {"id": decision_id, "identical": not differences, "differences": differences,
             "strategy": {"name": record.strategy_name, "version": record.strategy_version}}
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from strategies.diff import diff
-from strategies.document import StrategyError, load_strategy, monotonicity_warnings
+from strategies.document import StrategyError, canonical_json, load_strategy, monotonicity_warnings
 
 from .auth import Principal
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
@@ -22,11 +22,6 @@ from .records import StrategyAuditRecord, StrategyVersionRecord, utcnow
 
 DRAFT, SUBMITTED, APPROVED, SCHEDULED, ACTIVE, RETIRED = (
     "draft", "submitted", "approved", "scheduled", "active", "retired")
-
-
-def _canonical(document: Any) -> str:
-    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str)
 
 
 def etag(record: StrategyVersionRecord) -> str:
@@ -59,14 +54,14 @@ def validate(name: str, document: dict[str, Any]) -> tuple[dict[str, Any], list[
         strategy = load_strategy(clean)
     except StrategyError as exc:
         raise InvalidInput("invalid strategy document", errors={"json": exc.errors}) from exc
-    return json.loads(_canonical(clean)), monotonicity_warnings(strategy)
+    return json.loads(canonical_json(clean)), monotonicity_warnings(strategy)
 
 
 def audit(session: Session, name: str, version: int | None, action: str, actor: str,
           comment: str | None = None, changes: list[dict[str, Any]] | None = None) -> None:
     session.add(StrategyAuditRecord(name=name, version=version, action=action, actor=actor,
                                     comment=comment,
-                                    diff_json=_canonical(changes) if changes else None))
+                                    diff_json=canonical_json(changes) if changes else None))
 
 
 def get_version(session: Session, name: str, version: int) -> StrategyVersionRecord:
@@ -129,7 +124,7 @@ def create_draft(session: Session, principal: Principal, name: str,
     latest = session.scalar(select(func.max(StrategyVersionRecord.version)).where(
         StrategyVersionRecord.name == name)) or 0
     record = StrategyVersionRecord(
-        name=name, version=latest + 1, state=DRAFT, document_json=_canonical(clean),
+        name=name, version=latest + 1, state=DRAFT, document_json=canonical_json(clean),
         content_hash=load_strategy(clean).content_hash, author=principal.name, revision=1)
     session.add(record)
     session.flush()
@@ -158,7 +153,7 @@ def update_draft(session: Session, principal: Principal, name: str, version: int
         update(StrategyVersionRecord)
         .where(StrategyVersionRecord.id == record.id,
                StrategyVersionRecord.revision == expected)
-        .values(document_json=_canonical(clean), content_hash=load_strategy(clean).content_hash,
+        .values(document_json=canonical_json(clean), content_hash=load_strategy(clean).content_hash,
                 revision=expected + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False))
     if getattr(updated, "rowcount", 0) != 1:

@@ -8,7 +8,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strategies.document import Strategy, default_strategy, load_strategy
+from strategies.document import Strategy, canonical_json, default_strategy, load_strategy
 
 from . import lifecycle
 from .errors import NotFound
@@ -34,8 +34,7 @@ def seed_default(session: Session) -> None:
         shipped = default_strategy()
         session.add(StrategyVersionRecord(
             name=DEFAULT_NAME, version=1, state=lifecycle.ACTIVE,
-            document_json=json.dumps(shipped.raw, sort_keys=True, ensure_ascii=False,
-                                     separators=(",", ":"), default=str),
+            document_json=canonical_json(shipped.raw),
             content_hash=shipped.content_hash, author="system", approved_by="system",
             activated_at=utcnow(), revision=1))
         session.flush()
