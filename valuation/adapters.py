@@ -95,7 +95,7 @@ def convert_uk(src: Path) -> tuple[pd.DataFrame, Notes]:
 # MathorCup 2021 (China O2O retail transactions): 万元 prices, 万公里 mileage, ids anonymised.
 MATHORCUP_COLUMNS = {"carid", "tradeTime", "brand", "serial", "model", "mileage", "color",
                      "cityId", "transferCount", "registerDate", "modelyear", "displacement",
-                     "oiltype", "newprice", "price"}
+                     "oiltype", "newprice", "price", "seatings", "anonymousFeature12"}
 # SOURCE.md: one price of 109,000 万元 is an entry error; no other price reaches 1,000 万元.
 MATHORCUP_MAX_PRICE_WAN = 1_000
 
@@ -106,7 +106,10 @@ def _code(prefix: str, col: pd.Series) -> pd.Series:
 
 def convert_mathorcup(src: Path) -> tuple[pd.DataFrame, Notes]:
     """MathorCup estimation file -> canonical CNY. The oiltype code mapping is not published:
-    code 1 (97 % of rows) is taken as petrol, every other code as `other`."""
+    code 1 (97 % of rows) is taken as petrol, every other code as `other`. `seatings` gives
+    the seats and `anonymousFeature12` the body dimensions, "length*width*height" in mm
+    (SOURCE.md); the other anonymised codes (gearbox, maketype, ...) have no published
+    meaning and are not used."""
     notes: Notes = {}
     path = _files(src, "estimation_train*.csv")[0]
     raw = pd.read_csv(path)
@@ -115,6 +118,7 @@ def convert_mathorcup(src: Path) -> tuple[pd.DataFrame, Notes]:
     bad = raw["price"] >= MATHORCUP_MAX_PRICE_WAN
     notes["price entry errors dropped (>= 1,000 万元)"] = int(bad.sum())
     raw = raw[~bad]
+    dims = raw["anonymousFeature12"].astype(str).str.extract(r"^(\d+)\*(\d+)\*(\d+)$").astype(float)
     out = pd.DataFrame({
         "brand": _code("b", raw["brand"]),
         "series": _code("s", raw["serial"]),
@@ -122,6 +126,8 @@ def convert_mathorcup(src: Path) -> tuple[pd.DataFrame, Notes]:
         "model_year": raw["modelyear"],
         "energy_type": np.where(raw["oiltype"] == 1, "petrol", "other"),
         "displacement_l": raw["displacement"],
+        "seats": raw["seatings"],
+        "length_mm": dims[0], "width_mm": dims[1], "height_mm": dims[2],
         "new_price": raw["newprice"] * WAN,
         "first_registration": raw["registerDate"],
         "valuation_date": raw["tradeTime"],

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .record import COMMERCIAL_USAGE, NEV_ENERGY
 
-CONTRACT_VERSION = "2"
+CONTRACT_VERSION = "3"
 DAYS_PER_MONTH = 365.25 / 12
 MISSING_CATEGORY = "NA"
 
@@ -23,7 +23,8 @@ CATEGORICAL: tuple[str, ...] = (
 )
 NUMERIC: tuple[str, ...] = (
     "age_months", "mileage_km", "model_year", "displacement_l", "power_kw", "battery_kwh",
-    "range_km", "battery_soh_pct", "fuel_consumption_l100km", "log_new_price",
+    "range_km", "battery_soh_pct", "fuel_consumption_l100km", "seats", "length_mm", "width_mm",
+    "height_mm", "log_new_price",
     "transfer_count", "condition_score",
     "flood_damage", "fire_damage", "is_nev", "valuation_month",
 )
@@ -36,7 +37,7 @@ ASSUMED_VALUES: dict[str, object] = {"accident": "none", "usage": "private",
                                      "flood_damage": False, "fire_damage": False}
 MEDIAN_FILLED = ("condition_score", "transfer_count")
 SPEC_NUMERIC = ("displacement_l", "power_kw", "battery_kwh", "range_km",
-                "fuel_consumption_l100km")
+                "fuel_consumption_l100km", "seats", "length_mm", "width_mm", "height_mm")
 SPEC_CATEGORICAL = ("body_type", "transmission")
 
 

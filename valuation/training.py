@@ -29,6 +29,8 @@ Echo = Callable[[str], None]
 RETENTION_MIN_SHARE = 0.95  # model retention (price/new_price) when this share has new_price
 CALIBRATION_FRACTION = 0.15
 MIN_TRAIN_ROWS = 200
+CTR_TARGET_BORDERS = 5
+FLOAT_BORDERS = 128
 
 
 @dataclass
@@ -134,7 +136,15 @@ def _regressor(cfg: TrainConfig, loss: str, **extra: Any) -> CatBoostRegressor:
         cat_features=list(features.CATEGORICAL), allow_writing_files=False,
         # ctr combinations of a categorical and a float split can break monotone constraints
         # (catboost issue 2272): no combinations.
-        max_ctr_complexity=1, monotone_constraints=dict(features.MONOTONE))
+        max_ctr_complexity=1, monotone_constraints=dict(features.MONOTONE),
+        # a regression target statistic of a categorical (series, variant, ...) counts the
+        # rows above each target border; CatBoost's default of one border says only "above
+        # or below the median". Five borders describe a model line's price level better
+        # (MathorCup time split, 500 iterations: MdAPE 6.50 % -> 6.28 %).
+        ctr_target_border_count=CTR_TARGET_BORDERS,
+        # 128 numeric split candidates instead of 254: about 40 % faster under monotone
+        # constraints for a 0.03-point MdAPE cost on the same test
+        border_count=FLOAT_BORDERS)
     params.update(extra)
     return CatBoostRegressor(**params)
 
@@ -265,7 +275,8 @@ def fit(frame: pd.DataFrame, cfg: TrainConfig, progress: Progress) -> Predictor:
 
 # -- the plain baseline: log price, default parameters, raw canonical columns -------------
 BASELINE_NUMERIC = ("model_year", "displacement_l", "power_kw", "battery_kwh", "range_km",
-                    "battery_soh_pct", "new_price", "first_registration", "valuation_date",
+                    "battery_soh_pct", "fuel_consumption_l100km", "seats", "length_mm",
+                    "width_mm", "height_mm", "new_price", "first_registration", "valuation_date",
                     "mileage_km", "transfer_count", "condition_score", "flood_damage",
                     "fire_damage")
 

@@ -36,15 +36,18 @@ def test_uk_converts_miles_and_dedupes(tmp_path: Path) -> None:
 
 MATHORCUP_HEADER = ("carid,tradeTime,brand,serial,model,mileage,color,cityId,carCode,transferCount,"
                     "seatings,registerDate,licenseDate,country,maketype,modelyear,displacement,"
-                    "gearbox,oiltype,newprice,price\n")
+                    "gearbox,oiltype,newprice,anonymousFeature12,price\n")
 
 
 def test_mathorcup_converts_wan_units_and_drops_entry_errors(tmp_path: Path) -> None:
     path = tmp_path / "estimation_train_30k.csv"
     path.write_text(MATHORCUP_HEADER
-                    + "1,2021-06-28,1,1,1,4.01,1,1,1,0,5,2017-12-01,2018-01-26,1,1,2017,1.5,1,1,6.88,4.24\n"
-                    + "2,2021-06-25,2,2,2,8.6,1,2,1,2,5,2016-12-01,2017-03-21,1,1,2017,1.2,2,2,11.98,109000\n"
-                    + "3,2021-05-01,2,2,2,1.5,3,2,1,1,5,2019-01-01,2019-03-21,1,1,2019,1.2,2,4,11.98,8.5\n")
+                    + "1,2021-06-28,1,1,1,4.01,1,1,1,0,5,2017-12-01,2018-01-26,1,1,2017,1.5,1,1,6.88,"
+                    "4220*1740*1625,4.24\n"
+                    + "2,2021-06-25,2,2,2,8.6,1,2,1,2,5,2016-12-01,2017-03-21,1,1,2017,1.2,2,2,11.98,"
+                    "4630*1775*1480,109000\n"
+                    + "3,2021-05-01,2,2,2,1.5,3,2,1,1,7,2019-01-01,2019-03-21,1,1,2019,1.2,2,4,11.98,"
+                    ",8.5\n")
     frame, notes = adapters.convert_mathorcup(path)
     assert notes["price entry errors dropped (>= 1,000 万元)"] == 1
     first = frame.iloc[0]
@@ -55,6 +58,11 @@ def test_mathorcup_converts_wan_units_and_drops_entry_errors(tmp_path: Path) -> 
     assert first["energy_type"] == "petrol"
     assert frame.iloc[1]["energy_type"] == "other"  # oiltype 4: mapping unpublished
     assert frame.iloc[1]["transfer_count"] == 1
+    # seats and the body dimensions "length*width*height" (mm) of anonymousFeature12
+    assert (first["seats"], first["length_mm"], first["width_mm"], first["height_mm"]) == (
+        5, 4220, 1740, 1625)
+    assert frame.iloc[1]["seats"] == 7
+    assert frame.iloc[1][["length_mm", "width_mm", "height_mm"]].isna().all()  # not given
 
 
 def test_tesla_reads_pack_size_and_accidents(tmp_path: Path) -> None:

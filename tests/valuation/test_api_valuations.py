@@ -94,6 +94,7 @@ def test_open_endpoints(client) -> None:
     ("battery_soh_pct", 101), ("battery_soh_pct", -0.1), ("condition_score", 100.5),
     ("transfer_count", -1), ("transfer_count", 1.5), ("model_year", "2020"),
     ("new_price", 0), ("displacement_l", -1), ("flood_damage", "maybe"),
+    ("seats", 0), ("seats", 4.5), ("length_mm", 450), ("height_mm", 12_000),
     ("first_registration", "2020-13-01"), ("first_registration", "2099-01-01"),
     ("first_registration", "2025-07-01"),  # after the valuation date
     ("valuation_date", "2099-01-01"), ("vin", "SHORT"), ("mileage_km", 1_500_000),

@@ -53,6 +53,8 @@ def test_a_good_row_is_valid_and_typed() -> None:
     ({"mileage_km": "lots"}, "invalid mileage_km"),
     ({"battery_soh_pct": "101"}, "invalid battery_soh_pct"),
     ({"transfer_count": "1.5"}, "invalid transfer_count"),
+    ({"seats": "0"}, "invalid seats"),
+    ({"length_mm": "4.6"}, "invalid length_mm"),  # metres, not mm
     ({"flood_damage": "maybe"}, "invalid flood_damage"),
     ({"price": "0"}, "price <= 0"),
     ({"price": "-100"}, "price <= 0"),
