@@ -8,7 +8,7 @@ import pytest
 from valuation import priors
 from valuation.predictor import Predictor
 from valuation.registry import Registry
-from valuation.training import split_eval, train
+from valuation.training import TrainConfig, regressor, split_eval, train
 
 
 def cars(market: pd.DataFrame, n: int = 40) -> pd.DataFrame:
@@ -121,3 +121,12 @@ def test_eval_fraction_zero_trains_on_every_row(tmp_path: Path, market_csv: Path
     assert result.card["data"]["train_rows"] == result.card["data"]["rows"]["valid"]
     assert result.card["calibration"]["rows"] > 300
     assert "nothing to evaluate" in result.report
+
+
+def test_finer_target_statistics_only_for_squared_error_on_enough_rows() -> None:
+    cfg = TrainConfig(data=Path("x.csv"), name="x")
+    assert regressor(cfg, "RMSE", 20_000).get_params()["ctr_target_border_count"] == 5
+    for loss, rows in (("RMSE", 9_999), ("Quantile:alpha=0.45", 20_000)):
+        assert "ctr_target_border_count" not in regressor(cfg, loss, rows).get_params()
+    params = regressor(cfg, "RMSE", 20_000).get_params()
+    assert params["max_ctr_complexity"] == 1 and params["border_count"] == 128
