@@ -148,7 +148,7 @@ def regressor(cfg: TrainConfig, loss: str, rows: int, **extra: Any) -> CatBoostR
         # or below the median". Five borders describe a model line's price level better for
         # squared error (MathorCup, 500 iterations: MdAPE 6.50 % -> 6.28 %); they did not
         # help the quantile loss (UK: 5.03 % -> 5.08 %) and double its training time, and on
-        # small data the finer statistics are noise (AU, 2,100 rows: 5.66 % -> 6.15 %).
+        # small data the finer statistics are noise (AU, 2,100 rows: 5.84 % -> 6.15 %).
         params["ctr_target_border_count"] = CTR_TARGET_BORDERS
     params.update(extra)
     return CatBoostRegressor(**params)
@@ -219,7 +219,7 @@ def choose_point_loss(x: pd.DataFrame, y: np.ndarray, cal: np.ndarray, cfg: Trai
     shifts = {quantile: 0.0}
     for loss in ("RMSE", quantile):
         model = regressor(cfg, loss, len(x), iterations=iterations,
-                           learning_rate=min(0.3, 2 * cfg.learning_rate))
+                          learning_rate=min(0.3, 2 * cfg.learning_rate))
         model.fit(x.iloc[fit_rows], y[fit_rows], sample_weight=weight[fit_rows],
                   callbacks=[_CatBoostProgress(f"choosing the point loss: {loss}", iterations,
                                                progress)])
@@ -253,7 +253,7 @@ def fit(frame: pd.DataFrame, cfg: TrainConfig, progress: Progress) -> Predictor:
     band_iterations = max(100, cfg.iterations // 4)
     for side, alpha in (("low", (1 - cfg.coverage) / 2), ("high", (1 + cfg.coverage) / 2)):
         model = regressor(cfg, f"Quantile:alpha={alpha:g}", len(x), iterations=band_iterations,
-                           depth=min(cfg.depth, 6))
+                          depth=min(cfg.depth, 6))
         label = f"P{alpha * 100:.0f} model"
         model.fit(x[~cal], y[~cal], sample_weight=weight[~cal],
                   callbacks=[_CatBoostProgress(label, band_iterations, progress)])
@@ -385,7 +385,9 @@ def make_card(cfg: TrainConfig, predictor: Predictor, counts: dict[str, int], n_
         "params": {"iterations": cfg.iterations, "learning_rate": cfg.learning_rate,
                    "depth": cfg.depth, "loss": f"{predictor.card['point']['loss']} (point), Quantile "
                    f"{(1 - cfg.coverage) / 2:g} / {(1 + cfg.coverage) / 2:g} (range)",
-                   "seed": cfg.seed},
+                   "seed": cfg.seed, "float_borders": FLOAT_BORDERS,
+                   "ctr_target_borders": predictor.point.get_params().get(
+                       "ctr_target_border_count", 1)},
         "config": config,
         "data": {"file": str(cfg.data), "hash": file_hash(cfg.data), "rows": counts,
                  "train_rows": n_train, "eval_rows": n_eval,

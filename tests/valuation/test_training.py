@@ -23,6 +23,8 @@ def test_card_records_data_metrics_and_versions(trained: Predictor, market_csv: 
     assert card["target"]["mode"] == "retention"  # every synthetic row has a guide price
     assert card["calibration"]["method"].startswith("conformalized")
     assert card["libraries"]["catboost"]
+    # 3,000 rows: below the 10,000 from which a squared-error model gets five CTR borders
+    assert (card["params"]["float_borders"], card["params"]["ctr_target_borders"]) == (128, 1)
     assert card["training_seconds"] > 0
     overall = card["metrics"]["model"]["overall"]
     assert overall["n"] == card["data"]["eval_rows"] > 500
