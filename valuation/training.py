@@ -131,7 +131,9 @@ class _CatBoostProgress:
 
 
 def regressor(cfg: TrainConfig, loss: str, rows: int, **extra: Any) -> CatBoostRegressor:
-    """A CatBoost model for `rows` training rows under the feature contract's constraints."""
+    """A CatBoost model under the feature contract's constraints. `rows` is the size of the
+    training set the model stands for (the loss trials pass the point model's, so that they
+    are set up like it)."""
     params: dict[str, Any] = dict(
         loss_function=loss, iterations=cfg.iterations, learning_rate=cfg.learning_rate,
         depth=cfg.depth, random_seed=cfg.seed, thread_count=cfg.threads, verbose=0,
