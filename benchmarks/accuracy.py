@@ -15,11 +15,11 @@ from pathlib import Path
 
 import click
 
-from valuation import adapters
 from valuation.cli import Progress
 from valuation.config import Config
-from valuation.registry import Registry
-from valuation.training import TrainConfig, train
+from valuation.model import adapters
+from valuation.model.registry import Registry
+from valuation.model.training import TrainConfig, train
 
 RUNS = {
     "uk": dict(folder="uk-used-cars", currency="GBP", eval_split="random"),

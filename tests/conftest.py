@@ -8,10 +8,13 @@ import pandas as pd
 import pytest
 import sqlalchemy
 
-from valuation import auth, create_app, db, demo_market
+from valuation import create_app
 from valuation.config import Config
-from valuation.registry import Registry
-from valuation.training import TrainConfig, train
+from valuation.model import demo_market
+from valuation.model.registry import Registry
+from valuation.model.training import TrainConfig, train
+from valuation.services import keys as api_keys
+from valuation.store import db
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +58,7 @@ def model_root(tmp_path_factory: pytest.TempPathFactory, market_csv: Path) -> Pa
 
 @pytest.fixture(scope="session")
 def trained(model_root: Path):
-    from valuation.predictor import Predictor
+    from valuation.model.predictor import Predictor
     return Predictor.load(Registry(model_root), "tiny")
 
 
@@ -93,10 +96,10 @@ def keys(app) -> dict[str, str]:
     """One API key per role (the dealer keys are bound to D1 and D2), as request headers."""
     out = {}
     with db.session_for(app) as session, session.begin():
-        for role in auth.ROLES:
+        for role in api_keys.ROLES:
             dealer = "D1" if role == "dealer" else None
-            out[role] = auth.create_key(session, role, f"{role}-test", dealer)
-        out["dealer2"] = auth.create_key(session, "dealer", "dealer2-test", "D2")
+            out[role] = api_keys.create_key(session, role, f"{role}-test", dealer)
+        out["dealer2"] = api_keys.create_key(session, "dealer", "dealer2-test", "D2")
     return {role: {"Authorization": f"Bearer {key}"} for role, key in out.items()}
 
 

@@ -1,4 +1,10 @@
-"""Vehicle valuation and pricing-strategy service: `create_app` builds the Flask app."""
+"""Vehicle valuation and pricing-strategy service: `create_app` builds the Flask app.
+
+The top of the package is the application shell: the factory, `config` (the one place that
+reads the environment), `errors` (domain errors and the one JSON error shape), `serving` (the
+model loaded once per process) and `cli`. Below it the wings, imported downward only:
+`http -> services -> model, store -> strategies`.
+"""
 from __future__ import annotations
 
 import logging
@@ -11,7 +17,9 @@ from .config import Config
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """The application factory: a table of contents of `init_app` calls."""
-    from . import api, api_credit, api_strategies, db, docs, errors, health, metrics_http, serving
+    from . import errors, serving
+    from .http import credit, docs, health, metrics, models, strategies, valuations
+    from .store import db
 
     settings = config if isinstance(config, Config) else Config.from_env()
     app = Flask(__name__, instance_path=str(settings.INSTANCE_PATH))
@@ -22,11 +30,12 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     db.init_app(app)
     serving.init_app(app)
-    api.init_app(app)
-    api_credit.init_app(app)
-    api_strategies.init_app(app)
+    docs.init_app(app)  # the OpenAPI document first: the resource blueprints register on it
+    valuations.init_app(app)
+    models.init_app(app)
+    credit.init_app(app)
+    strategies.init_app(app)
     errors.init_app(app)
     health.init_app(app)
-    docs.init_app(app)
-    metrics_http.init_app(app)
+    metrics.init_app(app)
     return app

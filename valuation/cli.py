@@ -10,12 +10,14 @@ import pandas as pd
 from flask.cli import FlaskGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import adapters, auth, create_app, demo_market
+from . import create_app
 from .config import Config
 from .errors import ValuationError
-from .predictor import Predictor
-from .registry import Registry
-from .training import TrainConfig, train
+from .model import adapters, demo_market
+from .model.predictor import Predictor
+from .model.registry import Registry
+from .model.training import TrainConfig, train
+from .services import keys as api_keys
 
 DEMO_ROWS, DEMO_SEED = 20_000, 7
 
@@ -79,7 +81,7 @@ def convert(adapter: str, src: Path, out: Path) -> None:
               type=click.DateTime(["%Y-%m-%d"]), help="last valuation date of the market")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def demo_data(rows: int, seed: int, as_of: dt.datetime, out: Path) -> None:
-    """Generate the synthetic demo market (see valuation/demo_market.py)."""
+    """Generate the synthetic demo market (see valuation/model/demo_market.py)."""
     frame = demo_market.generate(rows, seed, as_of.date())
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False)
@@ -230,7 +232,7 @@ def db_group() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations to DATABASE_URL."""
-    from . import db
+    from .store import db
     db.upgrade(Config.from_env().DATABASE_URL, revision)
     click.echo(f"database upgraded to {revision}")
 
@@ -238,7 +240,7 @@ def db_upgrade(revision: str) -> None:
 def _session():  # type: ignore[no-untyped-def]
     from sqlalchemy.orm import Session
 
-    from . import db
+    from .store import db
     return Session(db.make_engine(Config.from_env().DATABASE_URL))
 
 
@@ -248,14 +250,14 @@ def keys() -> None:
 
 
 @keys.command("create", with_appcontext=False)
-@click.option("--role", required=True, type=click.Choice(auth.ROLES))
+@click.option("--role", required=True, type=click.Choice(api_keys.ROLES))
 @click.option("--dealer", "dealer_id", help="the dealer a dealer key is bound to")
 @click.option("--name", default="", help="who holds the key: the actor in audit trails")
 def keys_create(role: str, dealer_id: str | None, name: str) -> None:
     """Create a key and print it once (the last word of the output)."""
     try:
         with _session() as session, session.begin():
-            key = auth.create_key(session, role, name or f"{role}-key", dealer_id)
+            key = api_keys.create_key(session, role, name or f"{role}-key", dealer_id)
     except ValuationError as exc:
         _fail(exc)
     except SQLAlchemyError as exc:
@@ -268,7 +270,7 @@ def keys_create(role: str, dealer_id: str | None, name: str) -> None:
 def keys_list() -> None:
     """Every key: prefix, role, dealer, name, created, revoked (never the key itself)."""
     with _session() as session:
-        rows = auth.list_keys(session)
+        rows = api_keys.list_keys(session)
     click.echo(f"{'prefix':<10} {'role':<17} {'dealer':<12} {'name':<24} {'created':<20} revoked")
     for r in rows:
         revoked = r.revoked_at.strftime("%Y-%m-%d %H:%M") if r.revoked_at else ""
@@ -281,7 +283,7 @@ def keys_list() -> None:
 def keys_revoke(prefix: str) -> None:
     """Revoke the key with this public prefix."""
     with _session() as session, session.begin():
-        done = auth.revoke_key(session, prefix.removeprefix(auth.KEY_PREFIX))
+        done = api_keys.revoke_key(session, prefix.removeprefix(api_keys.KEY_PREFIX))
     if not done:
         raise click.ClickException(f"no active key with prefix {prefix}")
     click.echo(f"revoked {prefix}")
@@ -322,8 +324,8 @@ def strategies_simulate(name: str, candidate: int, csv_path: Path | None,
                         date_from: dt.datetime | None, date_to: dt.datetime | None,
                         actor: str) -> None:
     """Simulate a candidate version against the active one and store the report."""
-    from . import simulations, strategy_store
-    from .auth import Principal
+    from .services import simulations, strategy_store
+    from .services.keys import Principal
 
     principal = Principal(name=actor, role="pricing_analyst", prefix="cli", dealer_id=None)
     steps = ["loading applications", "deciding under both strategies", "storing the report"]

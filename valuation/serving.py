@@ -6,8 +6,8 @@ import logging
 from flask import Flask, current_app
 
 from .errors import ValuationError
-from .predictor import Predictor
-from .registry import Registry
+from .model.predictor import Predictor
+from .model.registry import Registry
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,194 @@
+"""The valuation API: auth and roles, validation of every field, the body, storage, batch."""
+import io
+import json
+
+import pytest
+
+CAR = {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol", "new_price": 200000,
+       "first_registration": "2022-03-01", "valuation_date": "2025-06-01",
+       "mileage_km": 52000, "region": "上海", "usage": "private", "accident": "none",
+       "condition_score": 85, "transfer_count": 1, "vin": "LVSHCAMB1CE012345",
+       "external_ref": "dealer-ref-1"}
+
+
+def post(client, keys, body, role="dealer"):
+    return client.post("/v1/valuations", json=body, headers=keys[role])
+
+
+def test_a_valuation_adds_up_and_is_stored_exactly(client, keys) -> None:
+    response = post(client, keys, CAR)
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert response.headers["Location"] == f"/v1/valuations/{body['id']}"
+    assert body["model"] == {"name": "tiny", "version": "1"}
+    assert body["currency"] == "CNY" and body["valuation_date"] == "2025-06-01"
+    value = body["value"]
+    assert value["low"] <= value["retail"] <= value["high"]
+    assert value["lending"] == value["low"]
+    parts = body["breakdown"]
+    assert [a["factor"] for a in parts["adjustments"]] == [
+        "mileage", "condition", "accident_damage", "battery", "transfers_usage", "region",
+        "other"]
+    assert parts["base"] + sum(a["amount"] for a in parts["adjustments"]) == value["retail"]
+    assert all(a["source"] in ("learned", "prior", "learned+prior") for a in parts["adjustments"])
+    months = [r["months"] for r in body["residuals"]]
+    values = [value["retail"]] + [r["value"] for r in body["residuals"]]
+    assert months == [12, 24, 36] and values == sorted(values, reverse=True)
+    assert 0 <= body["confidence"]["score"] <= 1
+    assert body["confidence"]["level"] in ("high", "medium", "low")
+    assert body["vin"] == CAR["vin"] and body["external_ref"] == "dealer-ref-1"
+
+    again = client.get(f"/v1/valuations/{body['id']}", headers=keys["dealer"])
+    assert again.status_code == 200
+    assert again.data == response.data  # byte for byte
+    assert client.get(f"/v1/valuations/{body['id']}", headers=keys["underwriter"]).data \
+        == response.data
+
+
+def test_another_dealer_cannot_see_it(client, keys) -> None:
+    valuation_id = post(client, keys, CAR).json["id"]
+    other = client.get(f"/v1/valuations/{valuation_id}", headers=keys["dealer2"])
+    assert other.status_code == 404 and other.json["code"] == 404
+    missing = client.get("/v1/valuations/nope", headers=keys["dealer"])
+    assert missing.status_code == 404 and missing.json["message"] == other.json["message"].replace(
+        valuation_id, "nope")
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({}, 401),
+    ({"Authorization": "Bearer vk_nothere.secret"}, 401),
+    ({"Authorization": "Basic abc"}, 401),
+])
+def test_missing_or_bad_keys_are_401(client, headers, status) -> None:
+    response = client.post("/v1/valuations", json=CAR, headers=headers)
+    assert response.status_code == status
+    assert response.json["status"] == "Unauthorized"
+
+
+@pytest.mark.parametrize("role", ["pricing_analyst", "pricing_approver", "admin"])
+def test_roles_without_valuation_rights_are_403(client, keys, role) -> None:
+    assert post(client, keys, CAR, role=role).status_code == 403
+
+
+def test_revoked_key_is_401(app, client, keys) -> None:
+    from valuation.services import keys as api_keys
+    from valuation.store import db
+    prefix = keys["dealer"]["Authorization"].split()[1].removeprefix("vk_").split(".")[0]
+    with db.session_for(app) as session, session.begin():
+        assert api_keys.revoke_key(session, prefix)
+    assert post(client, keys, CAR).status_code == 401
+
+
+def test_open_endpoints(client) -> None:
+    assert client.get("/health").status_code == 200
+    spec = client.get("/openapi.json")
+    assert spec.status_code == 200 and "/v1/valuations" in spec.json["paths"]
+    assert client.get("/docs").status_code == 200
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert b"http_requests_total" in client.get("/metrics").data
+
+
+@pytest.mark.parametrize("field, value", [
+    ("brand", None), ("series", ""), ("energy_type", "steam"), ("body_type", "blimp"),
+    ("transmission", "cvt-ish"), ("accident", "bad"), ("usage", "racing"),
+    ("mileage_km", -1), ("mileage_km", 2_000_001), ("mileage_km", "lots"),
+    ("battery_soh_pct", 101), ("battery_soh_pct", -0.1), ("condition_score", 100.5),
+    ("transfer_count", -1), ("transfer_count", 1.5), ("model_year", "2020"),
+    ("new_price", 0), ("displacement_l", -1), ("flood_damage", "maybe"),
+    ("seats", 0), ("seats", 4.5), ("length_mm", 450), ("height_mm", 12_000),
+    ("first_registration", "2020-13-01"), ("first_registration", "2099-01-01"),
+    ("first_registration", "2025-07-01"),  # after the valuation date
+    ("valuation_date", "2099-01-01"), ("vin", "SHORT"), ("mileage_km", 1_500_000),
+    ("price", 100000), ("colour", "red"),  # unknown fields
+])
+def test_every_field_is_validated_at_the_edge(client, keys, field, value) -> None:
+    body = dict(CAR)
+    if value is None:
+        body.pop(field)
+    else:
+        body[field] = value
+    response = post(client, keys, body)
+    assert response.status_code == 422, response.json
+    assert response.json["status"] == "Unprocessable Entity"
+    assert field in response.json["errors"]["json"]
+
+
+@pytest.mark.parametrize("field", ["brand", "series", "energy_type", "first_registration",
+                                   "mileage_km"])
+def test_required_fields(client, keys, field) -> None:
+    body = {k: v for k, v in CAR.items() if k != field}
+    response = post(client, keys, body)
+    assert response.status_code == 422
+    assert response.json["errors"]["json"][field] == ["Missing data for required field."]
+
+
+def test_non_json_and_oversized_bodies(app, client, keys) -> None:
+    response = client.post("/v1/valuations", data="not json", headers=dict(
+        keys["dealer"], **{"Content-Type": "application/json"}))
+    assert response.status_code in (400, 422) and "code" in response.json
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    big = client.post("/v1/valuations", json=CAR, headers=keys["dealer"])
+    assert big.status_code == 413 and big.json["code"] == 413
+
+
+def test_unknown_brand_is_valued_with_low_confidence(client, keys) -> None:
+    body = dict(CAR, brand="Lada", series="Niva", new_price=50000)
+    response = post(client, keys, body)
+    assert response.status_code == 201
+    assert response.json["confidence"]["level"] == "low"
+    assert "unknown brand" in response.json["warnings"]
+
+
+def test_valuation_date_defaults_to_today(client, keys) -> None:
+    import datetime as dt
+    body = {k: v for k, v in CAR.items() if k != "valuation_date"}
+    response = post(client, keys, body)
+    assert response.status_code == 201
+    assert response.json["valuation_date"] == str(dt.date.today())
+
+
+def test_json_batch_partial_failure(client, keys) -> None:
+    rows = [CAR, dict(CAR, mileage_km=-5), dict(CAR, series="汉", brand="比亚迪",
+                                                 energy_type="bev", battery_soh_pct=91)]
+    response = client.post("/v1/valuations/batch", json={"vehicles": rows},
+                           headers=keys["dealer"])
+    assert response.status_code == 200
+    body = response.json
+    assert (body["rows"], body["valued"], body["failed"]) == (3, 2, 1)
+    assert [r["row"] for r in body["results"]] == [0, 1, 2]
+    assert "mileage_km" in body["results"][1]["errors"]
+    stored = client.get(f"/v1/valuations/{body['results'][2]['id']}", headers=keys["dealer"])
+    assert stored.json["value"] == body["results"][2]["value"]
+
+
+def test_csv_batch_partial_failure(client, keys) -> None:
+    header = "brand,series,energy_type,new_price,first_registration,valuation_date,mileage_km\n"
+    csv = header + "丰田,凯美瑞,petrol,200000,2022-03,2025-06-01,52000\n" \
+                   "丰田,凯美瑞,petrol,200000,2022-03,2025-06-01,-3\n" \
+                   "丰田,凯美瑞,diesel-ish,200000,2022,2025-06-01,1000\n"
+    response = client.post("/v1/valuations/batch", headers=keys["underwriter"],
+                           data={"file": (io.BytesIO(csv.encode()), "cars.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 200
+    body = response.json
+    assert (body["valued"], body["failed"]) == (1, 2)
+    assert body["results"][1]["errors"] == {"_schema": ["invalid mileage_km"]}
+    assert body["results"][2]["errors"] == {"_schema": ["invalid energy_type"]}
+
+
+def test_json_batch_limits(client, keys) -> None:
+    too_many = client.post("/v1/valuations/batch", json={"vehicles": [CAR] * 1001},
+                           headers=keys["dealer"])
+    assert too_many.status_code == 422 and "vehicles" in too_many.json["errors"]["json"]
+    empty = client.post("/v1/valuations/batch", data="x", headers=keys["dealer"])
+    assert empty.status_code == 422
+
+
+def test_model_cards(client, keys) -> None:
+    listing = client.get("/v1/models", headers=keys["pricing_analyst"])
+    assert listing.status_code == 200
+    assert listing.json["models"][0]["name"] == "tiny" and listing.json["models"][0]["current"]
+    card = client.get("/v1/models/tiny/1", headers=keys["admin"])
+    assert card.status_code == 200 and json.loads(card.data)["version"] == "1"
+    assert client.get("/v1/models/tiny/9", headers=keys["admin"]).status_code == 404
+    assert client.get("/v1/models", headers=keys["dealer"]).status_code == 403

@@ -1,0 +1,49 @@
+"""The predictor: bad rows, unknown cars, confidence and warnings."""
+import pandas as pd
+import pytest
+
+from valuation.model.predictor import Predictor
+
+
+def car(**changes: object) -> dict:
+    row = {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol", "new_price": 200000,
+           "first_registration": "2021-06-01", "valuation_date": "2024-06-01",
+           "mileage_km": 45000, "region": "上海", "usage": "private", "accident": "none"}
+    row.update(changes)
+    return row
+
+
+def test_bad_rows_get_an_error_and_no_value(trained: Predictor) -> None:
+    out = trained.predict(pd.DataFrame([car(), car(mileage_km=-1), car(brand=""),
+                                        car(first_registration="2030-01-01")]))
+    assert out["error"].tolist()[0] is None
+    assert out["value"].notna().tolist() == [True, False, False, False]
+    assert out["error"][1] == "invalid mileage_km"
+    assert out["error"][2] == "missing brand"
+    assert out["error"][3] == "registration after valuation date"
+
+
+def test_unknown_series_is_valued_with_low_confidence(trained: Predictor) -> None:
+    out = trained.predict(pd.DataFrame([car(), car(series="皇冠陆放"), car(brand="Lada", series="Niva")]))
+    assert out["value"].notna().all()
+    assert "unknown series" in out["warnings"][1]
+    assert "unknown brand" in out["warnings"][2]
+    assert out["confidence"][1] < out["confidence"][0]
+    assert out["confidence_level"][2] == "low"
+
+
+def test_missing_guide_price_is_inferred_from_the_series(trained: Predictor) -> None:
+    out = trained.predict(pd.DataFrame([car(), car(new_price=None)]))
+    assert out["value"][1] == pytest.approx(out["value"][0], rel=1e-9)  # series median is 200,000
+    assert any("inferred" in w for w in out["warnings"][1])
+    assert out["confidence"][1] < out["confidence"][0]
+
+
+def test_no_guide_price_and_unknown_car_is_an_error(trained: Predictor) -> None:
+    out = trained.predict(pd.DataFrame([car(brand="Lada", series="Niva", new_price=None)]))
+    assert "new_price is required" in out["error"][0]
+
+
+def test_unusual_mileage_warns(trained: Predictor) -> None:
+    out = trained.predict(pd.DataFrame([car(mileage_km=500)]))
+    assert "mileage unusual for age" in out["warnings"][0]

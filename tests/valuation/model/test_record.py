@@ -1,0 +1,86 @@
+"""The canonical record: parsing, enums, bounds and the reasons a row is invalid."""
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from valuation.model.record import parse_dates, validate_frame
+
+GOOD = {"brand": "Tesla", "series": "Model 3", "energy_type": "bev",
+        "first_registration": "2020-03-15", "valuation_date": "2024-03-15",
+        "mileage_km": "40000", "price": "150000"}
+
+
+def one(**changes: object) -> pd.DataFrame:
+    row = dict(GOOD)
+    row.update(changes)
+    return pd.DataFrame([{k: v for k, v in row.items() if v is not None}])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2020-03-15", "2020-03-15"),
+    ("2020-03", "2020-03-15"),   # month only: the middle of the month
+    ("2020", "2020-07-01"),      # year only: the middle of the year
+    ("2020-03-15T10:00:00", "2020-03-15"),
+])
+def test_dates_accept_day_month_or_year(text: str, expected: str) -> None:
+    dates, bad = parse_dates(pd.Series([text]))
+    assert str(dates[0].date()) == expected
+    assert not bad[0]
+
+
+@pytest.mark.parametrize("text", ["2020-13-01", "15/03/2020", "soon"])
+def test_bad_dates_are_flagged(text: str) -> None:
+    dates, bad = parse_dates(pd.Series([text]))
+    assert bad[0] and pd.isna(dates[0])
+
+
+def test_a_good_row_is_valid_and_typed() -> None:
+    checked = validate_frame(one(flood_damage="Yes", accident="Minor"), training=True)
+    assert checked.valid.tolist() == [True]
+    row = checked.frame.iloc[0]
+    assert row["mileage_km"] == 40000.0
+    assert bool(row["flood_damage"]) is True
+    assert row["accident"] == "minor"
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"brand": None}, "missing brand"),
+    ({"series": ""}, "missing series"),
+    ({"energy_type": "steam"}, "invalid energy_type"),
+    ({"mileage_km": "-5"}, "invalid mileage_km"),
+    ({"mileage_km": "2000001"}, "invalid mileage_km"),
+    ({"mileage_km": "lots"}, "invalid mileage_km"),
+    ({"battery_soh_pct": "101"}, "invalid battery_soh_pct"),
+    ({"transfer_count": "1.5"}, "invalid transfer_count"),
+    ({"seats": "0"}, "invalid seats"),
+    ({"length_mm": "4.6"}, "invalid length_mm"),  # metres, not mm
+    ({"flood_damage": "maybe"}, "invalid flood_damage"),
+    ({"price": "0"}, "price <= 0"),
+    ({"price": "-100"}, "price <= 0"),
+    ({"price": None}, "missing price"),
+    ({"valuation_date": None}, "missing valuation_date"),
+    ({"first_registration": "2025-01-01"}, "registration after valuation date"),
+    ({"mileage_km": "1500000"}, "impossible mileage"),  # 375,000 km a year
+])
+def test_invalid_rows_name_their_reason(changes: dict, reason: str) -> None:
+    checked = validate_frame(one(**changes), training=True)
+    assert checked.valid.tolist() == [False]
+    assert reason in checked.reasons[0]
+
+
+def test_prediction_rows_need_no_price_and_default_the_date() -> None:
+    checked = validate_frame(one(price=None, valuation_date=None), training=False,
+                             today=dt.date(2025, 1, 1))
+    assert checked.valid.tolist() == [True]
+    assert checked.frame["valuation_date"][0] == pd.Timestamp("2025-01-01")
+
+
+def test_reason_counts_count_rows_per_reason() -> None:
+    frame = pd.concat([one(), one(price="0"), one(price="0", brand=None), one(mileage_km="x")],
+                      ignore_index=True)
+    checked = validate_frame(frame, training=True)
+    assert checked.valid.tolist() == [True, False, False, False]
+    assert checked.reason_counts() == {"price <= 0": 2, "missing brand": 1,
+                                       "invalid mileage_km": 1}
+    assert checked.messages()[2] == "missing brand; price <= 0"

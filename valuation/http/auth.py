@@ -1,0 +1,31 @@
+"""Route protection: a valid API key whose role may call the route (401 / 403 otherwise)."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import g, request
+
+from ..errors import Forbidden
+from ..services.keys import authenticate
+from ..store import db
+
+
+def require(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Route decorator: a valid key whose role is one of `roles` (401 / 403 otherwise)."""
+
+    def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            with db.session() as session:
+                principal = authenticate(session, request.headers.get("Authorization"))
+            if principal.role not in roles:
+                raise Forbidden(f"role {principal.role} may not do this; needs "
+                                f"{' or '.join(roles)}")
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return inner
+
+    return wrap

@@ -1,0 +1,33 @@
+"""Liveness and readiness: /health (process up) and /ready (model loaded, database reachable)."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, jsonify
+
+from .. import serving
+from ..store import db
+
+blp = Blueprint("health", __name__)
+
+
+@blp.get("/health")
+def health():  # type: ignore[no-untyped-def]
+    """The process is up."""
+    return jsonify(status="ok")
+
+
+@blp.get("/ready")
+def ready():  # type: ignore[no-untyped-def]
+    """Ready to serve: the model is loaded and the database answers; 503 otherwise."""
+    model = serving.predictor()
+    database = db.reachable()
+    body = {
+        "status": "ok" if model is not None and database else "unavailable",
+        "model": model.ref if model is not None else None,
+        "model_error": serving.predictor_error(),
+        "database": "ok" if database else "unreachable",
+    }
+    return jsonify(body), 200 if body["status"] == "ok" else 503
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blp)

@@ -1,0 +1,130 @@
+"""marshmallow schemas at the API edge; the vehicle schema is generated from the canonical record."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from ..model.record import ENUMS, FIELDS, MAX_KM_PER_YEAR, Field, parse_dates
+
+
+class PartialDate(fields.Field):
+    """A date as YYYY-MM-DD, YYYY-MM (the 15th) or YYYY (1 July); loads to an ISO date string."""
+
+    default_error_messages = {"invalid": "Not a date: use YYYY-MM-DD, YYYY-MM or YYYY."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise self.make_error("invalid")
+        dates, bad = parse_dates(pd.Series([str(value)]))
+        if bad[0] or pd.isna(dates[0]):
+            raise self.make_error("invalid")
+        return str(dates[0].date())
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
+def _field(spec: Field) -> fields.Field:
+    meta = {"description": spec.doc} if spec.doc else {}
+    kwargs: dict[str, Any] = dict(required=spec.required, allow_none=not spec.required,
+                                  metadata=meta)
+    bounds = []
+    if spec.minimum is not None or spec.maximum is not None:
+        bounds.append(validate.Range(min=spec.minimum, max=spec.maximum))
+    if spec.positive:
+        bounds.append(validate.Range(min=0, min_inclusive=False))
+    if spec.kind == "str":
+        return fields.String(validate=validate.Length(min=1, max=100), **kwargs)
+    if spec.kind == "enum":
+        return fields.String(validate=validate.OneOf(ENUMS[spec.name]), **kwargs)
+    if spec.kind == "int":
+        return fields.Integer(strict=True, validate=bounds, **kwargs)
+    if spec.kind == "float":
+        return fields.Float(allow_nan=False, validate=bounds, **kwargs)
+    if spec.kind == "bool":
+        return fields.Boolean(**kwargs)
+    return PartialDate(**kwargs)
+
+
+class _VehicleChecks(Schema):
+    @validates_schema
+    def check_dates_and_mileage(self, data: dict[str, Any], **kwargs: Any) -> None:
+        today = dt.date.today()
+        reg = data.get("first_registration")
+        val = data.get("valuation_date") or str(today)
+        if reg and reg > str(today):
+            raise ValidationError("Registration is in the future.", "first_registration")
+        if val > str(today):
+            raise ValidationError("Valuation date is in the future.", "valuation_date")
+        if reg and reg > val:
+            raise ValidationError("Registration is after the valuation date.",
+                                  "first_registration")
+        if reg and data.get("mileage_km") is not None:
+            years = max((dt.date.fromisoformat(val) - dt.date.fromisoformat(reg)).days / 365.25,
+                        1 / 12)
+            if data["mileage_km"] / years > MAX_KM_PER_YEAR:
+                raise ValidationError(
+                    f"Mileage is impossible for the car's age (over {MAX_KM_PER_YEAR:,} km a "
+                    "year).", "mileage_km")
+
+
+_VEHICLE_FIELDS = {f.name: _field(f) for f in FIELDS if f.name != "price"}
+VehicleSchema = _VehicleChecks.from_dict(_VEHICLE_FIELDS, name="Vehicle")
+ValuationRequestSchema = _VehicleChecks.from_dict(
+    dict(_VEHICLE_FIELDS,
+         vin=fields.String(validate=validate.Length(min=11, max=17), allow_none=True,
+                           metadata={"description": "vehicle identification number"}),
+         external_ref=fields.String(validate=validate.Length(max=128), allow_none=True,
+                                    metadata={"description": "the caller's own reference"})),
+    name="ValuationRequest")
+
+
+class CustomerSchema(Schema):
+    score = fields.Integer(strict=True, validate=validate.Range(0, 1000), allow_none=True)
+    tier = fields.String(validate=validate.Length(min=1, max=16), allow_none=True)
+    monthly_income = fields.Integer(strict=True, required=True, validate=validate.Range(0))
+    monthly_debt_payments = fields.Integer(strict=True, load_default=0,
+                                           validate=validate.Range(0))
+
+    @validates_schema
+    def score_or_tier(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("score") is None and data.get("tier") is None:
+            raise ValidationError("Give a score or a tier.", "score")
+
+
+class DealerRefSchema(Schema):
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    tier = fields.String(validate=validate.Length(min=1, max=16), allow_none=True)
+
+
+class CreditLimitRequestSchema(Schema):
+    application_id = fields.String(required=True, validate=validate.Length(min=1, max=128),
+                                   metadata={"description": "idempotency key"})
+    customer = fields.Nested(CustomerSchema, required=True)
+    dealer = fields.Nested(DealerRefSchema, required=True)
+    valuation_id = fields.String(validate=validate.Length(min=1, max=36), allow_none=True)
+    vehicle = fields.Nested(VehicleSchema, allow_none=True,
+                            metadata={"description": "an inline car, valued on the fly"})
+    is_new = fields.Boolean(required=True)
+    declared_price = fields.Integer(strict=True, required=True,
+                                    validate=validate.Range(min=0, min_inclusive=False))
+    down_payment = fields.Integer(strict=True, required=True, validate=validate.Range(min=0))
+    term_months = fields.Integer(strict=True, required=True, validate=validate.Range(1, 120))
+    annual_rate = fields.Decimal(required=True, as_string=True,
+                                 validate=validate.Range(0, 1))
+    product = fields.String(validate=validate.Length(min=1, max=64), allow_none=True)
+
+    @validates_schema
+    def check(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if bool(data.get("valuation_id")) == bool(data.get("vehicle")):
+            raise ValidationError("Give either valuation_id or vehicle.", "valuation_id")
+        if data.get("down_payment", 0) > data.get("declared_price", 0):
+            raise ValidationError("Down payment above the declared price.", "down_payment")
+
+
+class DealerSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(max=200))
+    tier = fields.String(validate=validate.Length(min=1, max=16), allow_none=True)

@@ -1,0 +1,304 @@
+"""Pricing-team routes: strategy versions, lifecycle, diff, audit, simulation,
+champion/challenger experiments."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import yaml
+from flask import Flask, Response, g, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from .. import serving
+from ..errors import InvalidInput, NotFound
+from ..services import experiments, lifecycle, simulations, strategy_store
+from ..store import db
+from .auth import require
+from .responses import json_response
+
+blp = Blueprint("strategies", __name__, url_prefix="/v1/strategies",
+                description="Strategy versions and their lifecycle (pricing team).")
+READERS = ("pricing_analyst", "pricing_approver", "admin")
+
+
+class CommentSchema(Schema):
+    comment = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+
+
+class ActivateSchema(CommentSchema):
+    effective_at = fields.AwareDateTime(load_default=None, default_timezone=dt.UTC)
+
+
+class RollbackSchema(CommentSchema):
+    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class DiffQuerySchema(Schema):
+    from_ = fields.Integer(required=True, data_key="from", validate=validate.Range(min=1))
+    to = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class ExperimentSchema(Schema):
+    challenger_version = fields.Integer(required=True, strict=True,
+                                        validate=validate.Range(min=1))
+    share_pct = fields.Integer(required=True, strict=True, validate=validate.Range(0, 50))
+    mode = fields.String(required=True, validate=validate.OneOf(experiments.MODES))
+    salt = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class SimulationSchema(Schema):
+    candidate_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    date_from = fields.Date(load_default=None, data_key="from")
+    date_to = fields.Date(load_default=None, data_key="to")
+
+
+def _version_response(record: Any, status: int = 200, warnings: list[str] | None = None
+                      ) -> Response:
+    body = lifecycle.version_body(record)
+    if warnings is not None:
+        body["warnings"] = warnings
+    return json_response(body, status, ETag=lifecycle.etag(record))
+
+
+@blp.route("")
+class Strategies(MethodView):
+    @require(*READERS)
+    @blp.alt_response(200, description="every strategy with its active version")
+    def get(self) -> Response:
+        """Every strategy name, its active version and any running experiment."""
+        with db.session() as session, session.begin():
+            strategy_store.seed_default(session)
+            items = []
+            for name in lifecycle.names(session):
+                active = lifecycle.active(session, name)
+                items.append({"name": name, "active_version": active.version if active else None,
+                              "experiment": experiments.body(experiments.current(session, name))})
+        return json_response({"strategies": items})
+
+
+@blp.route("/<name>")
+class StrategyView(MethodView):
+    @require(*READERS)
+    @blp.alt_response(200, description="the active version and any challenger")
+    def get(self, name: str) -> Response:
+        """The active version (with its document) and any challenger."""
+        with db.session() as session, session.begin():
+            if name == strategy_store.DEFAULT_NAME:
+                strategy_store.seed_default(session)
+            active = lifecycle.active(session, name)
+            if active is None:
+                raise NotFound(f"strategy {name!r} has no active version")
+            return json_response({"active": lifecycle.version_body(active),
+                          "experiment": experiments.body(experiments.current(session, name)),
+                          "versions": [lifecycle.version_body(r, with_document=False)
+                                       for r in lifecycle.versions(session, name)]})
+
+
+@blp.route("/<name>/versions")
+class Versions(MethodView):
+    @require("pricing_analyst")
+    @blp.alt_response(201, description="the new draft; ETag header")
+    def post(self, name: str) -> Response:
+        """A new draft from a full strategy document (JSON, or YAML with
+        Content-Type: application/yaml)."""
+        document = lifecycle.parse_document(request.get_data(), request.content_type or "")
+        with db.session() as session, session.begin():
+            record, warnings = lifecycle.create_draft(session, g.principal, name, document)
+            response = _version_response(record, 201, warnings)
+        response.headers["Location"] = url_for("strategies.Version", name=name,
+                                               version=record.version)
+        return response
+
+
+@blp.route("/<name>/versions/<int:version>")
+class Version(MethodView):
+    @require(*READERS)
+    @blp.alt_response(200, description="state, author, timestamps, document; ?format=yaml "
+                                       "exports the document as YAML")
+    def get(self, name: str, version: int) -> Response:
+        """One version; `?format=yaml` (or Accept: application/yaml) exports its document."""
+        with db.session() as session:
+            record = lifecycle.get_version(session, name, version)
+            if request.args.get("format") == "yaml" or \
+                    "yaml" in request.headers.get("Accept", ""):
+                text = yaml.safe_dump({"version": record.version,
+                                       **lifecycle.document_of(record)},
+                                      allow_unicode=True, sort_keys=False)
+                return Response(text, mimetype="application/yaml",
+                                headers={"ETag": lifecycle.etag(record)})
+            return _version_response(record)
+
+    @require("pricing_analyst")
+    @blp.alt_response(200, description="the draft; new ETag")
+    def put(self, name: str, version: int) -> Response:
+        """Replace a draft's document; If-Match with the ETag you read (428 without, 412 if
+        stale)."""
+        document = lifecycle.parse_document(request.get_data(), request.content_type or "")
+        with db.session() as session, session.begin():
+            record, warnings = lifecycle.update_draft(session, g.principal, name, version,
+                                                      document, request.headers.get("If-Match"))
+            session.flush()
+            session.refresh(record)
+            return _version_response(record, 200, warnings)
+
+
+def _transition(name: str, version: int, action: str, payload: dict[str, Any]) -> Response:
+    with db.session() as session, session.begin():
+        if action == "submit":
+            record = lifecycle.submit(session, g.principal, name, version, payload["comment"])
+        elif action == "approve":
+            record = lifecycle.approve(session, g.principal, name, version, payload["comment"])
+        else:
+            record = lifecycle.activate(session, g.principal, name, version, payload["comment"],
+                                        payload.get("effective_at"))
+        session.flush()
+        return _version_response(record)
+
+
+@blp.route("/<name>/versions/<int:version>/submit")
+class Submit(MethodView):
+    @require("pricing_analyst")
+    @blp.arguments(CommentSchema)
+    @blp.alt_response(200, description="the version, submitted")
+    def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
+        """Submit a draft for approval (comment required)."""
+        return _transition(name, version, "submit", payload)
+
+
+@blp.route("/<name>/versions/<int:version>/approve")
+class Approve(MethodView):
+    @require("pricing_approver")
+    @blp.arguments(CommentSchema)
+    @blp.alt_response(200, description="the version, approved")
+    def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
+        """Approve a submitted version; the approver must not be its author (403)."""
+        return _transition(name, version, "approve", payload)
+
+
+@blp.route("/<name>/versions/<int:version>/activate")
+class Activate(MethodView):
+    @require("pricing_approver")
+    @blp.arguments(ActivateSchema)
+    @blp.alt_response(200, description="the version, active (or scheduled)")
+    def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
+        """Make an approved version the champion now, or at `effective_at`."""
+        return _transition(name, version, "activate", payload)
+
+
+@blp.route("/<name>/rollback")
+class Rollback(MethodView):
+    @require("pricing_approver")
+    @blp.arguments(RollbackSchema)
+    @blp.alt_response(200, description="the re-activated version")
+    def post(self, payload: dict[str, Any], name: str) -> Response:
+        """Re-activate an earlier approved version in one call."""
+        with db.session() as session, session.begin():
+            record = lifecycle.rollback(session, g.principal, name, payload["to_version"],
+                                        payload["comment"])
+            session.flush()
+            return _version_response(record)
+
+
+@blp.route("/<name>/diff")
+class Diff(MethodView):
+    @require(*READERS)
+    @blp.arguments(DiffQuerySchema, location="query")
+    @blp.alt_response(200, description="cell-level changes")
+    def get(self, query: dict[str, Any], name: str) -> Response:
+        """Cell-level diff of every grid and rule between two versions."""
+        from strategies.diff import diff, render
+        with db.session() as session:
+            old = lifecycle.document_of(lifecycle.get_version(session, name, query["from_"]))
+            new = lifecycle.document_of(lifecycle.get_version(session, name, query["to"]))
+        changes = diff(old, new)
+        return json_response({"from": query["from_"], "to": query["to"], "changes": changes,
+                      "lines": render(changes)})
+
+
+@blp.route("/<name>/audit")
+class Audit(MethodView):
+    @require(*READERS)
+    @blp.alt_response(200, description="the append-only audit log")
+    def get(self, name: str) -> Response:
+        """Who did what, when, why, with the diff."""
+        with db.session() as session:
+            return json_response({"name": name, "entries": lifecycle.audit_log(session, name)})
+
+
+@blp.route("/<name>/simulations")
+class Simulations(MethodView):
+    @require("pricing_analyst", "pricing_approver")
+    @blp.alt_response(201, description="the simulation report")
+    def post(self, name: str) -> Response:
+        """Simulate a candidate version against the active one over stored decisions
+        (JSON {candidate_version, from, to}) or an uploaded CSV of past applications
+        (multipart: file, candidate_version)."""
+        upload = request.files.get("file")
+        raw = dict(request.form) if upload is not None else (request.get_json(silent=True) or {})
+        try:
+            params = SimulationSchema().load(raw)
+        except Exception as exc:  # marshmallow.ValidationError
+            raise InvalidInput("invalid simulation request",
+                               errors={"json": getattr(exc, "messages", {})}) from exc
+        with db.session() as session, session.begin():
+            if name == strategy_store.DEFAULT_NAME:
+                strategy_store.seed_default(session)
+            if upload is not None:
+                apps, ids = simulations.csv_applications(upload.read(), serving.predictor())
+            else:
+                apps, ids = simulations.stored_applications(session, params["date_from"],
+                                                            params["date_to"])
+            report = simulations.run(session, g.principal, name, params["candidate_version"],
+                                     apps, ids)
+        location = url_for("strategies.Simulation", name=name, sim_id=report["id"])
+        return json_response(report, 201, Location=location)
+
+
+@blp.route("/<name>/simulations/<sim_id>")
+class Simulation(MethodView):
+    @require("pricing_analyst", "pricing_approver")
+    @blp.alt_response(200, description="the stored report")
+    def get(self, name: str, sim_id: str) -> Response:
+        """A stored simulation report."""
+        with db.session() as session:
+            return json_response(simulations.get(session, name, sim_id))
+
+
+@blp.route("/<name>/experiment")
+class Experiment(MethodView):
+    @require("pricing_approver")
+    @blp.arguments(ExperimentSchema)
+    @blp.alt_response(200, description="the running experiment")
+    def put(self, payload: dict[str, Any], name: str) -> Response:
+        """Start (or replace) a champion/challenger experiment."""
+        with db.session() as session, session.begin():
+            record = experiments.start(session, g.principal, name, payload["challenger_version"],
+                                       payload["share_pct"], payload["mode"], payload["salt"])
+            return json_response(experiments.body(record))
+
+    @require("pricing_approver")
+    @blp.alt_response(204, description="ended")
+    def delete(self, name: str) -> Response:
+        """End the running experiment."""
+        with db.session() as session, session.begin():
+            experiments.stop(session, g.principal, name)
+        return Response(status=204)
+
+
+@blp.route("/<name>/experiment/report")
+class ExperimentReport(MethodView):
+    @require("pricing_analyst", "pricing_approver")
+    @blp.alt_response(200, description="per arm: approve rate, mean limit, price-capped share")
+    def get(self, name: str) -> Response:
+        """The running experiment's results so far, per arm."""
+        with db.session() as session:
+            return json_response(experiments.report(session, name))
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["api"].register_blueprint(blp)
+    # the issue names both spellings of the report route
+    app.add_url_rule("/v1/strategies/<name>/experiments/report",
+                     view_func=ExperimentReport.as_view("experiments_report"))

@@ -1,0 +1,137 @@
+"""Valuation routes: value one car, a batch (JSON or CSV), read a stored valuation."""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+from flask import Flask, Response, g, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate
+
+from .. import serving
+from ..errors import InvalidInput
+from ..model.record import validate_frame
+from ..services import valuations
+from ..store import db
+from .auth import require
+from .responses import json_response
+from .schemas import ValuationRequestSchema
+
+valuations_blp = Blueprint("valuations", __name__, url_prefix="/v1/valuations",
+                           description="Value a car in its own condition (dealer apps).")
+
+
+class ValueSchema(Schema):
+    retail = fields.Integer(metadata={"description": "point estimate (45th percentile)"})
+    low = fields.Integer(metadata={"description": "calibrated P10"})
+    high = fields.Integer(metadata={"description": "calibrated P90"})
+    lending = fields.Integer(metadata={"description": "collateral value for LTV: the P10"})
+
+
+class AdjustmentSchema(Schema):
+    factor = fields.String()
+    amount = fields.Integer()
+    source = fields.String(metadata={"description": "learned, prior or learned+prior"})
+
+
+class ValuationSchema(Schema):
+    id = fields.String()
+    valuation_date = fields.String()
+    currency = fields.String()
+    model = fields.Dict()
+    value = fields.Nested(ValueSchema)
+    confidence = fields.Dict()
+    breakdown = fields.Dict(metadata={"description": "base + adjustments = value.retail"})
+    residuals = fields.List(fields.Dict())
+    warnings = fields.List(fields.String())
+    vin = fields.String(allow_none=True)
+    external_ref = fields.String(allow_none=True)
+    created_at = fields.String()
+
+
+class BatchSchema(Schema):
+    vehicles = fields.List(fields.Dict(), required=True,
+                           validate=validate.Length(min=1, max=valuations.MAX_JSON_BATCH))
+
+
+@valuations_blp.route("")
+class Valuations(MethodView):
+    @require("dealer", "underwriter")
+    @valuations_blp.arguments(ValuationRequestSchema)
+    @valuations_blp.alt_response(201, schema=ValuationSchema, description="the valuation")
+    def post(self, payload: dict[str, Any]) -> Response:
+        """Value one car: retail value, range, lending value, confidence, breakdown, residuals."""
+        with db.session() as session, session.begin():
+            valuation_id, text = valuations.create(session, serving.predictor(), g.principal,
+                                                   payload)
+        location = url_for("valuations.Valuation", valuation_id=valuation_id)
+        return json_response(text, 201, Location=location)
+
+
+@valuations_blp.route("/<valuation_id>")
+class Valuation(MethodView):
+    @require("dealer", "underwriter", "admin")
+    @valuations_blp.alt_response(200, schema=ValuationSchema, description="as first returned")
+    def get(self, valuation_id: str) -> Response:
+        """A stored valuation, exactly as first returned."""
+        with db.session() as session:
+            return json_response(valuations.get(session, g.principal, valuation_id), 200)
+
+
+@valuations_blp.route("/batch")
+class ValuationBatch(MethodView):
+    @require("dealer", "underwriter")
+    @valuations_blp.alt_response(200, description="one result per row, in row order")
+    def post(self) -> Response:
+        """Value up to 1,000 cars as JSON {"vehicles": [...]} or a CSV upload (multipart field
+        `file`, up to 50,000 rows); bad rows get errors, the rest are valued and stored."""
+        rows, row_errors = _batch_rows()
+        with db.session() as session, session.begin():
+            results = valuations.create_batch(session, serving.predictor(), g.principal, rows,
+                                              row_errors)
+        ok = sum(1 for r in results if "errors" not in r)
+        body = {"rows": len(results), "valued": ok, "failed": len(results) - ok,
+                "results": results}
+        return json_response(body)
+
+
+def _batch_rows() -> tuple[list[dict[str, Any]], dict[int, Any]]:
+    """Rows of a JSON or CSV batch, and the edge validation errors of bad rows."""
+    upload = request.files.get("file")
+    if upload is not None:
+        try:
+            frame = pd.read_csv(io.BytesIO(upload.read()), dtype=str, keep_default_na=False)
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise InvalidInput(f"unreadable CSV: {exc}", errors={"files": {"file": [
+                "not a CSV file"]}}) from exc
+        if len(frame) > valuations.MAX_CSV_BATCH:
+            raise InvalidInput(f"{len(frame):,} rows: at most {valuations.MAX_CSV_BATCH:,}",
+                                 errors={"files": {"file": ["too many rows"]}})
+        checked = validate_frame(frame, training=False)
+        messages = checked.messages()
+        bad = {i: {"_schema": [m]} for i, m in enumerate(messages) if m}
+        return frame.replace({"": None}).to_dict("records"), bad
+    data = request.get_json(silent=True)
+    if data is None:
+        raise InvalidInput("send JSON {\"vehicles\": [...]} or a CSV file in field `file`",
+                             errors={"json": {"_schema": ["Invalid JSON body."]}})
+    try:
+        batch = BatchSchema().load(data)
+    except ValidationError as exc:
+        raise InvalidInput("invalid batch", errors={"json": exc.messages}) from exc
+    schema = ValuationRequestSchema()
+    rows: list[dict[str, Any]] = []
+    errors: dict[int, Any] = {}
+    for i, raw in enumerate(batch["vehicles"]):
+        try:
+            rows.append(schema.load(raw))
+        except ValidationError as exc:
+            rows.append({})
+            errors[i] = exc.messages
+    return rows, errors
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["api"].register_blueprint(valuations_blp)

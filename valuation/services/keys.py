@@ -1,0 +1,77 @@
+"""API keys and roles: create, list, revoke, and authenticate a `Bearer` key; salted hashes at
+rest, a public prefix in logs."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import Unauthorized, ValuationError
+from ..store.tables import ApiKeyRecord, DealerRecord, utcnow
+
+ROLES = ("dealer", "underwriter", "pricing_analyst", "pricing_approver", "admin")
+PREFIX_LEN = 8
+KEY_PREFIX = "vk_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's name is the actor recorded in audit trails."""
+
+    name: str
+    role: str
+    prefix: str
+    dealer_id: str | None
+
+
+def _digest(secret: str, salt: str) -> str:
+    return hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt), n=2**12, r=8, p=1).hex()
+
+
+def create_key(session: Session, role: str, name: str, dealer_id: str | None = None) -> str:
+    """Store a new key (hash only) and return it; it is shown once and never again."""
+    if role not in ROLES:
+        raise ValuationError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
+    if role == "dealer" and not dealer_id:
+        raise ValuationError("a dealer key must be bound to a dealer (--dealer ID)")
+    if role != "dealer" and dealer_id:
+        raise ValuationError("only dealer keys are bound to a dealer")
+    if dealer_id and session.get(DealerRecord, dealer_id) is None:
+        session.add(DealerRecord(id=dealer_id, name=""))
+        session.flush()  # the dealer row must exist before the key that refers to it
+    prefix = secrets.token_hex(PREFIX_LEN // 2)
+    secret = secrets.token_urlsafe(32)
+    salt = secrets.token_hex(16)
+    session.add(ApiKeyRecord(prefix=prefix, salt=salt, hash=_digest(secret, salt), role=role,
+                             dealer_id=dealer_id, name=name))
+    return f"{KEY_PREFIX}{prefix}.{secret}"
+
+
+def revoke_key(session: Session, prefix: str) -> bool:
+    record = session.scalar(select(ApiKeyRecord).where(ApiKeyRecord.prefix == prefix))
+    if record is None or record.revoked_at is not None:
+        return False
+    record.revoked_at = utcnow()
+    return True
+
+
+def list_keys(session: Session) -> list[ApiKeyRecord]:
+    return list(session.scalars(select(ApiKeyRecord).order_by(ApiKeyRecord.id)))
+
+
+def authenticate(session: Session, header: str | None) -> Principal:
+    """The principal of an `Authorization: Bearer` header, or 401."""
+    if not header or not header.startswith("Bearer "):
+        raise Unauthorized("missing API key: send Authorization: Bearer <key>")
+    key = header.removeprefix("Bearer ").strip()
+    prefix, _, secret = key.removeprefix(KEY_PREFIX).partition(".")
+    record = session.scalar(select(ApiKeyRecord).where(ApiKeyRecord.prefix == prefix))
+    if (record is None or record.revoked_at is not None or not secret
+            or not hmac.compare_digest(record.hash, _digest(secret, record.salt))):
+        raise Unauthorized("invalid or revoked API key")
+    return Principal(name=record.name, role=record.role, prefix=record.prefix,
+                     dealer_id=record.dealer_id)

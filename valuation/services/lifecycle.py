@@ -1,0 +1,240 @@
+"""The strategy lifecycle service: immutable versions, draft edits with optimistic concurrency,
+maker-checker approval, activation (now or scheduled), rollback, and the append-only audit log.
+
+States: draft -> submitted -> approved -> active -> retired (scheduled: approved with a
+future effective time). A retired or approved version can be re-activated by rollback."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from strategies.diff import diff
+from strategies.document import StrategyError, canonical_json, load_strategy, monotonicity_warnings
+
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from ..store.tables import StrategyAuditRecord, StrategyVersionRecord, utcnow
+from .keys import Principal
+
+DRAFT, SUBMITTED, APPROVED, SCHEDULED, ACTIVE, RETIRED = (
+    "draft", "submitted", "approved", "scheduled", "active", "retired")
+
+
+def etag(record: StrategyVersionRecord) -> str:
+    return f'"{record.name}-{record.version}-r{record.revision}"'
+
+
+def parse_document(body: bytes, content_type: str) -> dict[str, Any]:
+    """A strategy document from a JSON or YAML request body."""
+    try:
+        if "yaml" in content_type:
+            document = yaml.safe_load(body.decode("utf-8"))
+        else:
+            document = json.loads(body.decode("utf-8"))
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InvalidInput("the body is not a JSON or YAML document",
+                           errors={"json": {"_schema": [str(exc)[:200]]}}) from exc
+    if not isinstance(document, dict):
+        raise InvalidInput("a strategy document is a mapping",
+                           errors={"json": {"_schema": ["not a mapping"]}})
+    return document
+
+
+def validate(name: str, document: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The clean document (version dropped, name checked) and its monotonicity warnings."""
+    clean = {k: v for k, v in document.items() if k != "version"}
+    if clean.get("name") != name:
+        raise InvalidInput(f"the document's name must be {name!r}",
+                           errors={"json": {"name": [f"must be {name!r}"]}})
+    try:
+        strategy = load_strategy(clean)
+    except StrategyError as exc:
+        raise InvalidInput("invalid strategy document", errors={"json": exc.errors}) from exc
+    return json.loads(canonical_json(clean)), monotonicity_warnings(strategy)
+
+
+def audit(session: Session, name: str, version: int | None, action: str, actor: str,
+          comment: str | None = None, changes: list[dict[str, Any]] | None = None) -> None:
+    session.add(StrategyAuditRecord(name=name, version=version, action=action, actor=actor,
+                                    comment=comment,
+                                    diff_json=canonical_json(changes) if changes else None))
+
+
+def get_version(session: Session, name: str, version: int) -> StrategyVersionRecord:
+    record = session.scalar(select(StrategyVersionRecord).where(
+        StrategyVersionRecord.name == name, StrategyVersionRecord.version == version))
+    if record is None:
+        raise NotFound(f"strategy {name}:{version} not found")
+    return record
+
+
+def document_of(record: StrategyVersionRecord) -> dict[str, Any]:
+    return json.loads(record.document_json)
+
+
+def versions(session: Session, name: str) -> list[StrategyVersionRecord]:
+    return list(session.scalars(select(StrategyVersionRecord).where(
+        StrategyVersionRecord.name == name).order_by(StrategyVersionRecord.version)))
+
+
+def names(session: Session) -> list[str]:
+    return list(session.scalars(select(StrategyVersionRecord.name).distinct().order_by(
+        StrategyVersionRecord.name)))
+
+
+def promote_due(session: Session, name: str, now: dt.datetime | None = None) -> None:
+    """Scheduled versions whose time has come become active; the one they replace retires."""
+    now = now or utcnow()
+    due = [r for r in versions(session, name) if r.state == SCHEDULED
+           and r.activated_at is not None and _aware(r.activated_at) <= now]
+    for record in sorted(due, key=lambda r: _aware(r.activated_at)):
+        _make_active(session, name, record, record.activated_at, "system",
+                     "scheduled activation took effect")
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime:
+    assert moment is not None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def active(session: Session, name: str) -> StrategyVersionRecord | None:
+    promote_due(session, name)
+    return session.scalar(select(StrategyVersionRecord).where(
+        StrategyVersionRecord.name == name, StrategyVersionRecord.state == ACTIVE))
+
+
+def _make_active(session: Session, name: str, record: StrategyVersionRecord,
+                 when: dt.datetime | None, actor: str, comment: str) -> None:
+    for other in versions(session, name):
+        if other.state == ACTIVE and other.id != record.id:
+            other.state = RETIRED
+            audit(session, name, other.version, "retire", actor, comment)
+    record.state = ACTIVE
+    record.activated_at = when or utcnow()
+    session.flush()
+
+
+def create_draft(session: Session, principal: Principal, name: str,
+                 document: dict[str, Any]) -> tuple[StrategyVersionRecord, list[str]]:
+    clean, warnings = validate(name, document)
+    latest = session.scalar(select(func.max(StrategyVersionRecord.version)).where(
+        StrategyVersionRecord.name == name)) or 0
+    record = StrategyVersionRecord(
+        name=name, version=latest + 1, state=DRAFT, document_json=canonical_json(clean),
+        content_hash=load_strategy(clean).content_hash, author=principal.name, revision=1)
+    session.add(record)
+    session.flush()
+    base = active(session, name)
+    changes = diff(document_of(base), clean) if base is not None else None
+    audit(session, name, record.version, "create", principal.name, None, changes)
+    return record, warnings
+
+
+def update_draft(session: Session, principal: Principal, name: str, version: int,
+                 document: dict[str, Any], if_match: str | None
+                 ) -> tuple[StrategyVersionRecord, list[str]]:
+    """Replace a draft's document; the caller's If-Match must be the current ETag."""
+    if not if_match:
+        raise PreconditionRequired("If-Match is required: send the ETag you read")
+    record = get_version(session, name, version)
+    if record.state != DRAFT:
+        raise Conflict(f"{name}:{version} is {record.state}: only drafts can be edited")
+    clean, warnings = validate(name, document)
+    old = document_of(record)
+    # compare-and-set on the revision: exactly one of two writers with the same ETag wins
+    if if_match != etag(record):
+        raise PreconditionFailed(f"stale ETag {if_match}; current is {etag(record)}")
+    expected = record.revision
+    updated = session.execute(
+        update(StrategyVersionRecord)
+        .where(StrategyVersionRecord.id == record.id,
+               StrategyVersionRecord.revision == expected)
+        .values(document_json=canonical_json(clean), content_hash=load_strategy(clean).content_hash,
+                revision=expected + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    if getattr(updated, "rowcount", 0) != 1:
+        raise PreconditionFailed(f"{name}:{version} was changed by someone else; read it again")
+    session.expire(record)
+    audit(session, name, version, "edit", principal.name, None, diff(old, clean))
+    return record, warnings
+
+
+def submit(session: Session, principal: Principal, name: str, version: int,
+           comment: str) -> StrategyVersionRecord:
+    record = get_version(session, name, version)
+    if record.state != DRAFT:
+        raise Conflict(f"{name}:{version} is {record.state}: only a draft can be submitted")
+    record.state, record.submitted_by = SUBMITTED, principal.name
+    audit(session, name, version, "submit", principal.name, comment)
+    return record
+
+
+def approve(session: Session, principal: Principal, name: str, version: int,
+            comment: str) -> StrategyVersionRecord:
+    record = get_version(session, name, version)
+    if record.state != SUBMITTED:
+        raise Conflict(f"{name}:{version} is {record.state}: only a submitted version can be "
+                       "approved")
+    if principal.name in (record.author, record.submitted_by):
+        raise Forbidden("maker-checker: the approver must not be the author of the change")
+    record.state, record.approved_by = APPROVED, principal.name
+    audit(session, name, version, "approve", principal.name, comment)
+    return record
+
+
+def activate(session: Session, principal: Principal, name: str, version: int, comment: str,
+             effective_at: dt.datetime | None = None) -> StrategyVersionRecord:
+    record = get_version(session, name, version)
+    if record.state != APPROVED:
+        raise Conflict(f"{name}:{version} is {record.state}: only an approved version can be "
+                       "activated")
+    base = active(session, name)
+    changes = diff(document_of(base), document_of(record)) if base is not None else None
+    if effective_at is not None and _aware(effective_at) > utcnow():
+        record.state, record.activated_at = SCHEDULED, effective_at
+        audit(session, name, version, "schedule", principal.name,
+              f"{comment} (effective {effective_at.isoformat()})", changes)
+        return record
+    _make_active(session, name, record, None, principal.name, comment)
+    audit(session, name, version, "activate", principal.name, comment, changes)
+    return record
+
+
+def rollback(session: Session, principal: Principal, name: str, to_version: int,
+             comment: str) -> StrategyVersionRecord:
+    record = get_version(session, name, to_version)
+    was_approved = record.approved_by is not None or record.author == "system"
+    if record.state not in (RETIRED, APPROVED) or not was_approved:
+        raise Conflict(f"{name}:{to_version} is {record.state}: rollback needs an earlier "
+                       "approved version")
+    base = active(session, name)
+    changes = diff(document_of(base), document_of(record)) if base is not None else None
+    _make_active(session, name, record, None, principal.name, comment)
+    audit(session, name, to_version, "rollback", principal.name, comment, changes)
+    return record
+
+
+def audit_log(session: Session, name: str) -> list[dict[str, Any]]:
+    rows = session.scalars(select(StrategyAuditRecord).where(
+        StrategyAuditRecord.name == name).order_by(StrategyAuditRecord.id))
+    return [{"version": r.version, "action": r.action, "actor": r.actor,
+             "at": _aware(r.at).isoformat(timespec="seconds"), "comment": r.comment,
+             "diff": json.loads(r.diff_json) if r.diff_json else []} for r in rows]
+
+
+def version_body(record: StrategyVersionRecord, with_document: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": record.name, "version": record.version, "state": record.state,
+        "author": record.author, "submitted_by": record.submitted_by,
+        "approved_by": record.approved_by, "hash": record.content_hash,
+        "created_at": _aware(record.created_at).isoformat(timespec="seconds"),
+        "activated_at": (_aware(record.activated_at).isoformat(timespec="seconds")
+                         if record.activated_at else None),
+        "etag": etag(record)}
+    if with_document:
+        body["document"] = document_of(record)
+    return body

@@ -1,0 +1,56 @@
+"""Strategy versions as engine objects: the active one (the shipped default seeded as version 1
+of `default`), any version by number; parsed documents are cached by content hash."""
+from __future__ import annotations
+
+import functools
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strategies.document import Strategy, canonical_json, default_strategy, load_strategy
+
+from ..errors import NotFound
+from ..store.tables import StrategyVersionRecord, utcnow
+from . import lifecycle
+
+DEFAULT_NAME = "default"
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(content_hash: str, document_json: str) -> Strategy:
+    return load_strategy(json.loads(document_json))
+
+
+def strategy_of(record: StrategyVersionRecord) -> Strategy:
+    return _parse(record.content_hash, record.document_json)
+
+
+def seed_default(session: Session) -> None:
+    """The shipped default becomes `default` version 1, active, if the name has no versions."""
+    exists = session.scalar(select(StrategyVersionRecord.id).where(
+        StrategyVersionRecord.name == DEFAULT_NAME).limit(1))
+    if exists is None:
+        shipped = default_strategy()
+        session.add(StrategyVersionRecord(
+            name=DEFAULT_NAME, version=1, state=lifecycle.ACTIVE,
+            document_json=canonical_json(shipped.raw),
+            content_hash=shipped.content_hash, author="system", approved_by="system",
+            activated_at=utcnow(), revision=1))
+        session.flush()
+        lifecycle.audit(session, DEFAULT_NAME, 1, "seed", "system",
+                        "shipped default strategy (strategies/default.yaml)")
+
+
+def active_strategy(session: Session, name: str = DEFAULT_NAME
+                    ) -> tuple[StrategyVersionRecord, Strategy]:
+    if name == DEFAULT_NAME:
+        seed_default(session)
+    record = lifecycle.active(session, name)
+    if record is None:
+        raise NotFound(f"strategy {name!r} has no active version")
+    return record, strategy_of(record)
+
+
+def version(session: Session, name: str, number: int) -> Strategy:
+    return strategy_of(lifecycle.get_version(session, name, number))

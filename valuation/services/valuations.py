@@ -1,0 +1,129 @@
+"""The valuation service: values cars with range, confidence, breakdown and residuals; stores
+every valuation (request, exact response, model, caller) and reads it back."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidInput, NotFound, ServiceUnavailable
+from ..model import explain
+from ..model.predictor import Predictor
+from ..model.record import NAMES
+from ..store.tables import ValuationRecord, utcnow
+from .keys import Principal
+
+MAX_JSON_BATCH = 1_000
+MAX_CSV_BATCH = 50_000
+
+
+def _money(x: float) -> int:
+    """Whole currency units, half away from zero (the rounding every response uses)."""
+    return int(np.sign(x) * np.floor(abs(x) + 0.5))
+
+
+def value_cars(predictor: Predictor, cars: pd.DataFrame,
+               today: dt.date | None = None) -> list[dict[str, Any]]:
+    """One result per row: the valuation body (without id) or {'error': {...}}."""
+    cars = cars.reset_index(drop=True)
+    canonical = cars[[c for c in NAMES if c in cars.columns and c != "price"]]
+    pred, completed = predictor.predict_with_rows(canonical, today=today)
+    ok = pred["error"].isna().to_numpy()
+    results: list[dict[str, Any]] = [{"error": {"message": e}} if e else {} for e in pred["error"]]
+    if not ok.any():
+        return results
+    rows = completed[ok].reset_index(drop=True)
+    stage_cols = [c for c in NAMES if c != "price"]
+    learned = {f: not spec["applied"] for f, spec in predictor.card["priors"].items()}
+    km_year = float(predictor.profile["median_km_per_year"])
+    parts = explain.breakdown(rows[stage_cols], predictor.point_values,
+                              predictor.profile["defaults"], km_year, learned)
+    future = explain.residuals(rows[stage_cols], predictor.point_values, km_year)
+    chosen = pred[ok].reset_index(drop=True)
+    for i, idx in enumerate(np.flatnonzero(ok)):
+        p = chosen.iloc[i]
+        retail = parts[i]["total"]
+        low, high = min(_money(p["value_low"]), retail), max(_money(p["value_high"]), retail)
+        results[idx] = {
+            "valuation_date": str(rows["valuation_date"][i].date()),
+            "currency": predictor.card["currency"],
+            "model": predictor.ref,
+            "value": {"retail": retail, "low": low, "high": high, "lending": low},
+            "confidence": {"score": round(float(p["confidence"]), 3),
+                           "level": p["confidence_level"], "reasons": list(p["reasons"])},
+            "breakdown": {"base": parts[i]["base"], "adjustments": parts[i]["adjustments"]},
+            "residuals": [{"months": m, "value": min(_money(v), retail)}
+                          for m, v in zip(explain.RESIDUAL_MONTHS, future[i], strict=True)],
+            "warnings": list(p["warnings"]),
+        }
+    return results
+
+
+def _store(session: Session, principal: Principal, predictor: Predictor,
+           request: dict[str, Any], body: dict[str, Any]) -> str:
+    valuation_id = str(uuid.uuid4())
+    created = utcnow()
+    body = {"id": valuation_id, **body, "vin": request.get("vin"),
+            "external_ref": request.get("external_ref"),
+            "created_at": created.isoformat(timespec="seconds")}
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    session.add(ValuationRecord(
+        id=valuation_id, created_at=created, actor=principal.name, key_prefix=principal.prefix,
+        dealer_id=principal.dealer_id, model_name=predictor.ref["name"],
+        model_version=predictor.ref["version"], vin=request.get("vin"),
+        external_ref=request.get("external_ref"),
+        request_json=json.dumps(request, ensure_ascii=False, default=str),
+        response_json=text))
+    return text
+
+
+def create(session: Session, predictor: Predictor | None, principal: Principal,
+           request: dict[str, Any]) -> tuple[str, str]:
+    """Value one validated request, store it, return (id, exact response text)."""
+    predictor = _require_model(predictor)
+    result = value_cars(predictor, pd.DataFrame([request]))[0]
+    if "error" in result:
+        raise InvalidInput(result["error"]["message"], errors={"json": {
+            "_schema": [result["error"]["message"]]}})
+    text = _store(session, principal, predictor, request, result)
+    return json.loads(text)["id"], text
+
+
+def create_batch(session: Session, predictor: Predictor | None, principal: Principal,
+                 requests: list[dict[str, Any]],
+                 row_errors: dict[int, Any] | None = None) -> list[dict[str, Any]]:
+    """Value many rows; one bad row never fails the batch. `row_errors` are rows that already
+    failed validation at the edge (their index -> errors)."""
+    predictor = _require_model(predictor)
+    row_errors = row_errors or {}
+    good = [i for i in range(len(requests)) if i not in row_errors]
+    values = value_cars(predictor, pd.DataFrame([requests[i] for i in good])) if good else []
+    out: list[dict[str, Any]] = [{"row": i, "errors": row_errors[i]} for i in range(len(requests))
+                                 if i in row_errors]
+    for i, result in zip(good, values, strict=True):
+        if "error" in result:
+            out.append({"row": i, "errors": {"_schema": [result["error"]["message"]]}})
+        else:
+            out.append({"row": i, **json.loads(_store(session, principal, predictor,
+                                                      requests[i], result))})
+    return sorted(out, key=lambda r: r["row"])
+
+
+def get(session: Session, principal: Principal, valuation_id: str) -> str:
+    """The stored response text; a dealer sees only its own (others are 404, no leak)."""
+    record = session.scalar(select(ValuationRecord).where(ValuationRecord.id == valuation_id))
+    if record is None or (principal.role == "dealer" and record.dealer_id != principal.dealer_id):
+        raise NotFound(f"no valuation {valuation_id}")
+    return record.response_json
+
+
+def _require_model(predictor: Predictor | None) -> Predictor:
+    if predictor is None:
+        raise ServiceUnavailable("no valuation model is loaded; see /ready")
+    return predictor
