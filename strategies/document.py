@@ -3,8 +3,10 @@
 A strategy is data: segment rules, customer and dealer tiers, the price-tolerance and LTV
 grids (segment x customer tier x dealer tier), hard rules, ordered limit adjustments,
 products and reason texts. `load_strategy` refuses a document with a missing grid cell,
-a value out of bounds, an LTV above the regulatory cap of its segment or an unknown key;
-`monotonicity_warnings` lists cells where a worse tier gets a looser value.
+a value out of bounds or with more than four decimals, an LTV above the strictest regulatory
+cap of any car its segment can hold (`facts.SEGMENT_CAP`), adjustments out of their fixed
+order, or an unknown key; `monotonicity_warnings` lists cells where a worse tier gets a
+looser value.
 """
 from __future__ import annotations
 
@@ -18,15 +20,40 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-SEGMENTS = ("new_ice", "new_nev", "used_ice", "used_nev", "commercial_ice", "commercial_nev")
-# China, 2024 notice on auto loans; fixed in code, not editable by the pricing team.
-# Self-use new cars: the lender decides (1.0 here means no regulatory cap).
-REGULATORY_LTV_CAP: dict[str, Decimal] = {
-    "new_ice": Decimal("1.00"), "new_nev": Decimal("1.00"),
-    "used_ice": Decimal("0.70"), "used_nev": Decimal("0.70"),
-    "commercial_ice": Decimal("0.70"), "commercial_nev": Decimal("0.75"),
-}
+from .facts import SEGMENT_CAP, SEGMENTS
+
 ADJUSTMENT_TYPES = ("payment_to_income", "debt_to_income", "product_bounds", "round_down")
+# Income caps first (each at most once, either order), then exactly one product_bounds, then at
+# most one round_down: the product minimum is checked on the final amount.
+INCOME_CAPS = ("payment_to_income", "debt_to_income")
+MAX_MONEY = 1_000_000_000  # whole currency units; bounds every amount so int64 never overflows
+RATIO_DECIMALS = 4  # ratios become whole basis points in the engine
+
+
+def _has_few_decimals(value: Decimal) -> bool:
+    exponent = value.normalize().as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -RATIO_DECIMALS
+
+
+def _four_decimals(value: Decimal) -> None:
+    if not _has_few_decimals(value):
+        raise ValidationError(f"at most {RATIO_DECIMALS} decimals")
+
+
+def _adjustment_order_errors(types: list[str]) -> list[str]:
+    errors = []
+    if types.count("product_bounds") != 1:
+        errors.append("exactly one product_bounds step is required")
+    if types.count("round_down") > 1:
+        errors.append("at most one round_down step")
+    for kind in INCOME_CAPS:
+        if types.count(kind) > 1:
+            errors.append(f"at most one {kind} step")
+    rank = {"payment_to_income": 0, "debt_to_income": 0, "product_bounds": 1, "round_down": 2}
+    ranks = [rank[t] for t in types if t in rank]
+    if ranks != sorted(ranks):
+        errors.append("order: income caps, then product_bounds, then round_down")
+    return errors
 
 
 class StrategyError(ValueError):
@@ -86,11 +113,23 @@ class Strategy:
     default_product: str
     reasons: dict[str, dict[str, str]]
     description: str = ""
+    customer_tier_renames: dict[str, str] = field(default_factory=dict)
+    dealer_tier_renames: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def most_cautious_dealer_tier(self) -> str:
         return self.dealer_tiers[-1]
+
+    def customer_tier(self, name: str) -> str | None:
+        """A customer tier of this strategy by its name or an old name; None if unknown."""
+        name = self.customer_tier_renames.get(name, name)
+        return name if name in self.customer_tiers else None
+
+    def dealer_tier(self, name: str) -> str | None:
+        """A dealer tier of this strategy by its name or an old name; None if unknown."""
+        name = self.dealer_tier_renames.get(name, name)
+        return name if name in self.dealer_tiers else None
 
     @property
     def content_hash(self) -> str:
@@ -118,14 +157,21 @@ class ScoreBandSchema(_Strict):
     tier = fields.String(required=True)
 
 
+RENAMED = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict,
+                      metadata={"description": "old tier name -> its name in `order`, so that "
+                                               "stored tiers keep working after a rename"})
+
+
 class CustomerTiersSchema(_Strict):
     order = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    renamed = RENAMED
     score_bands = fields.List(fields.Nested(ScoreBandSchema), required=True,
                               validate=validate.Length(min=1))
 
 
 class DealerTiersSchema(_Strict):
     order = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    renamed = RENAMED
 
 
 class HardRulesSchema(_Strict):
@@ -143,7 +189,8 @@ class HardRulesSchema(_Strict):
 
 class AdjustmentSchema(_Strict):
     type = fields.String(required=True, validate=validate.OneOf(ADJUSTMENT_TYPES))
-    max_ratio = fields.Decimal(validate=validate.Range(0, 1, min_inclusive=False))
+    max_ratio = fields.Decimal(validate=[validate.Range(0, 1, min_inclusive=False),
+                                         _four_decimals])
     unit = fields.Integer(strict=True, validate=validate.Range(1, 1_000_000))
 
     @validates_schema
@@ -155,10 +202,24 @@ class AdjustmentSchema(_Strict):
 
 
 class ProductSchema(_Strict):
-    min_amount = fields.Integer(required=True, strict=True, validate=validate.Range(0))
-    max_amount = fields.Integer(required=True, strict=True, validate=validate.Range(1))
+    min_amount = fields.Integer(required=True, strict=True, validate=validate.Range(0, MAX_MONEY))
+    max_amount = fields.Integer(required=True, strict=True, validate=validate.Range(1, MAX_MONEY))
     min_term_months = fields.Integer(required=True, strict=True, validate=validate.Range(1, 120))
     max_term_months = fields.Integer(required=True, strict=True, validate=validate.Range(1, 120))
+
+
+def _cell_error(name: str, seg: str, value: Decimal | None,
+                bounds: tuple[Decimal, Decimal]) -> str | None:
+    if value is None:
+        return "missing cell (no silent default)"
+    if not bounds[0] <= value <= bounds[1]:
+        return f"{value} is outside {bounds[0]}..{bounds[1]}"
+    if not _has_few_decimals(value):
+        return f"{value} has more than {RATIO_DECIMALS} decimals"
+    if name == "ltv_max" and value > SEGMENT_CAP[seg]:
+        return (f"{value} is above the regulatory cap {SEGMENT_CAP[seg]} "
+                f"of the strictest car {seg} can hold")
+    return None
 
 
 def _grid_errors(name: str, grid: dict[str, Any], ctiers: list[str], dtiers: list[str],
@@ -170,15 +231,8 @@ def _grid_errors(name: str, grid: dict[str, Any], ctiers: list[str], dtiers: lis
     for seg in SEGMENTS:
         for ct in ctiers:
             for dtier in dtiers:
-                value = grid.get(seg, {}).get(ct, {}).get(dtier)
-                message = None
-                if value is None:
-                    message = "missing cell (no silent default)"
-                elif not bounds[0] <= value <= bounds[1]:
-                    message = f"{value} is outside {bounds[0]}..{bounds[1]}"
-                elif name == "ltv_max" and value > REGULATORY_LTV_CAP[seg]:
-                    message = (f"{value} is above the regulatory cap {REGULATORY_LTV_CAP[seg]} "
-                               f"for {seg}")
+                message = _cell_error(name, seg, grid.get(seg, {}).get(ct, {}).get(dtier),
+                                      bounds)
                 if message:
                     errors[f"{name}[{seg}][{ct}][{dtier}]"] = [message]
         extra = set(grid.get(seg, {})) - set(ctiers)
@@ -186,6 +240,12 @@ def _grid_errors(name: str, grid: dict[str, Any], ctiers: list[str], dtiers: lis
         if extra:
             errors.setdefault(name, []).append(f"{seg}: unknown tiers {sorted(extra)}")
     return errors
+
+
+def _rename_errors(key: str, order: list[str], renamed: dict[str, str]) -> dict[str, list[str]]:
+    messages = [f"renamed {old!r} -> {new!r}: the old name must have left `order` and the new "
+                f"one be in it" for old, new in renamed.items() if old in order or new not in order]
+    return {key: messages} if messages else {}
 
 
 GRID = fields.Dict(keys=fields.String(), values=fields.Dict(
@@ -202,7 +262,7 @@ class StrategySchema(_Strict):
     dealer_tiers = fields.Nested(DealerTiersSchema, required=True)
     price_tolerance = GRID
     ltv_max = GRID
-    refer_gap = fields.Decimal(required=True, validate=validate.Range(0, 5))
+    refer_gap = fields.Decimal(required=True, validate=[validate.Range(0, 5), _four_decimals])
     hard_rules = fields.Nested(HardRulesSchema, required=True)
     adjustments = fields.List(fields.Nested(AdjustmentSchema), required=True)
     products = fields.Dict(keys=fields.String(), values=fields.Nested(ProductSchema),
@@ -216,6 +276,8 @@ class StrategySchema(_Strict):
     def check_cross_references(self, data: dict[str, Any], **kwargs: Any) -> None:
         errors: dict[str, list[str]] = {}
         ctiers, dtiers = data["customer_tiers"]["order"], data["dealer_tiers"]["order"]
+        for key in ("customer_tiers", "dealer_tiers"):
+            errors.update(_rename_errors(key, data[key]["order"], data[key]["renamed"]))
         for band in data["customer_tiers"]["score_bands"]:
             if band["tier"] not in ctiers:
                 errors.setdefault("customer_tiers", []).append(
@@ -226,6 +288,9 @@ class StrategySchema(_Strict):
             if product["min_amount"] > product["max_amount"] or \
                     product["min_term_months"] > product["max_term_months"]:
                 errors.setdefault("products", []).append(f"{name}: min above max")
+        order = _adjustment_order_errors([a["type"] for a in data["adjustments"]])
+        if order:
+            errors["adjustments"] = order
         errors.update(_grid_errors("price_tolerance", data["price_tolerance"], ctiers, dtiers,
                                    (Decimal("-0.5"), Decimal("0.5"))))
         errors.update(_grid_errors("ltv_max", data["ltv_max"], ctiers, dtiers,
@@ -253,6 +318,8 @@ class StrategySchema(_Strict):
                 refer_confidence_levels=tuple(rules["refer_confidence_levels"]),
                 segments_offered=tuple(rules["segments_offered"])),
             adjustments=tuple(Adjustment(**a) for a in data["adjustments"]),
+            customer_tier_renames=dict(data["customer_tiers"]["renamed"]),
+            dealer_tier_renames=dict(data["dealer_tiers"]["renamed"]),
             products={k: Product(**v) for k, v in data["products"].items()},
             default_product=data["default_product"], reasons=data["reasons"])
 

@@ -12,22 +12,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .document import REGULATORY_LTV_CAP, Strategy
+from .applications import ApplicationError as ApplicationError
+from .applications import check_application
+from .document import Strategy
+from .facts import Facts, vehicle_facts
 
 BPS = 10_000
-NEV = frozenset({"bev", "phev", "erev", "fcev"})
-COMMERCIAL = frozenset({"commercial", "ride_hailing"})
 MAX_PRINCIPAL_REASONS = 4
 DECLINE, REFER, APPROVE = "decline", "refer", "approve"
-
-
-class ApplicationError(ValueError):
-    """An application the strategy cannot decide; `field` names the offending input."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field_name
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -39,9 +31,9 @@ class Application:
     down_payment: int
     term_months: int
     annual_rate: Decimal
-    is_new: bool
+    is_new: bool  # as asserted; the engine checks it against the car (facts.py)
     energy_type: str
-    usage: str | None
+    usage: str | None  # None: not given, treated as commercial
     first_registration: dt.date
     mileage_km: float
     flood_damage: bool
@@ -86,23 +78,21 @@ class Decision:
     final_limit: int
     reasons: tuple[str, ...]  # ranked principal reasons, at most four
     steps: tuple[Step, ...] = field(default=())
+    facts: Facts | None = None
 
 
-def segment_of(is_new: bool, energy_type: str, usage: str | None) -> str:
-    kind = "nev" if energy_type in NEV else "ice"
-    if usage in COMMERCIAL:
-        return f"commercial_{kind}"
-    return f"{'new' if is_new else 'used'}_{kind}"
+def facts_of(app: Application) -> Facts:
+    return vehicle_facts(app.is_new, app.energy_type, app.usage, app.first_registration,
+                         app.mileage_km, app.decision_date)
 
 
 def customer_tier(strategy: Strategy, score: int | None, tier: str | None) -> str:
+    """The given tier, else the first score band the score reaches (checked inputs)."""
     if tier is not None:
-        if tier not in strategy.customer_tiers:
-            raise ApplicationError("customer.tier", f"tier {tier!r} is not in the strategy "
-                                                    f"({', '.join(strategy.customer_tiers)})")
-        return tier
-    if score is None:
-        raise ApplicationError("customer", "give a score or a tier")
+        known = strategy.customer_tier(tier)
+        assert known is not None
+        return known
+    assert score is not None
     for band in strategy.score_bands:
         if score >= band.min_score:
             return band.tier
@@ -130,12 +120,15 @@ def age_months(first_registration: dt.date, on: dt.date) -> int:
 
 
 def _hard_rules(app: Application, val: ValuationInput, strategy: Strategy,
-                segment: str) -> tuple[list[str], list[str], list[Step]]:
+                segment: str, product_name: str) -> tuple[list[str], list[str], list[Step]]:
     rules = strategy.hard_rules
+    product = strategy.products[product_name]
     declines: list[str] = []
     refers: list[str] = []
     if segment not in rules.segments_offered:
         declines.append("SEGMENT_NOT_OFFERED")
+    if not product.min_term_months <= app.term_months <= product.max_term_months:
+        declines.append("TERM_NOT_OFFERED")
     if app.flood_damage and rules.decline_flood_damage:
         declines.append("DECLINE_FLOOD_DAMAGE")
     if app.fire_damage and rules.decline_fire_damage:
@@ -177,72 +170,102 @@ def _adjust(app: Application, strategy: Strategy, product_name: str, amount: int
         elif adj.type == "product_bounds":
             amount = _cap(steps, cuts, "product_max", amount, product.max_amount, "PRODUCT_MAX",
                           f"{product_name} maximum {product.max_amount}")
-            if amount < product.min_amount:
-                declines.append("BELOW_PRODUCT_MIN")
-                steps.append(Step("product_min", amount, 0, "BELOW_PRODUCT_MIN",
-                                  f"{product_name} minimum {product.min_amount}"))
         else:
             assert adj.unit is not None
             amount = _cap(steps, cuts, "round_down", amount, amount // adj.unit * adj.unit,
                           "ROUNDING", f"down to a multiple of {adj.unit}")
+    if amount < product.min_amount:  # on the final amount, after any rounding
+        declines.append("BELOW_PRODUCT_MIN")
+        steps.append(Step("product_min", amount, 0, "BELOW_PRODUCT_MIN",
+                          f"{product_name} minimum {product.min_amount}"))
     return amount
+
+
+def grid_limit(declared: int, requested: int, basis: int, tol_bps: int, ltv_bps: int,
+               is_new: bool, reg_bps: int) -> tuple[int, int, int, int]:
+    """Recognised price, then the amount after the LTV cap on the declared price, on the
+    recognised price and the regulatory cap (on the recognised price for a new car, else on
+    min(declared, valuation)). `decide` and `decide_frame` share these formulas."""
+    recognized = min(declared, basis * (BPS + tol_bps) // BPS)
+    after_ltv = min(requested, declared * ltv_bps // BPS)
+    after_price = min(after_ltv, recognized * ltv_bps // BPS)
+    reg_basis = recognized if is_new else min(declared, basis)
+    return recognized, after_ltv, after_price, min(after_price, reg_basis * reg_bps // BPS)
+
+
+def _fact_steps(facts: Facts) -> list[Step]:
+    steps = []
+    if facts.new_claim_rejected:
+        steps.append(Step("facts", None, None, "NEW_CLAIM_REJECTED",
+                          "asserted new, but registered or driven beyond a new car: used"))
+    if facts.usage_unknown:
+        steps.append(Step("facts", None, None, "USAGE_UNKNOWN",
+                          "usage not given: commercial treatment"))
+    return steps
+
+
+def rank_reasons(declines: list[str], refers: list[str], cuts: dict[str, int],
+                 unknown_dealer: bool) -> tuple[str, ...]:
+    """Declines and refers first, then every cut by its size (ties by name); an unknown
+    dealer's fallback is a cut like the others, listed last when it cut nothing."""
+    ranked = sorted(cuts.items(), key=lambda kv: (-kv[1], kv[0]))
+    codes = declines + refers + [code for code, cut in ranked if cut > 0]
+    if unknown_dealer:
+        codes.append("DEALER_TIER_UNKNOWN")
+    return tuple(dict.fromkeys(codes))[:MAX_PRINCIPAL_REASONS]
 
 
 def decide(app: Application, val: ValuationInput, strategy: Strategy) -> Decision:
     """Hard rules, recognised price, LTV caps, adjustments in order, final limit, outcome."""
-    segment = segment_of(app.is_new, app.energy_type, app.usage)
+    check_application(app, val, strategy)
+    facts = facts_of(app)
+    segment = facts.segment
     ctier = customer_tier(strategy, app.customer_score, app.customer_tier)
     product_name = app.product or strategy.default_product
-    if product_name not in strategy.products:
-        raise ApplicationError("product", f"unknown product {product_name!r}")
-    product = strategy.products[product_name]
-    if not product.min_term_months <= app.term_months <= product.max_term_months:
-        raise ApplicationError("term_months", f"term must be {product.min_term_months}-"
-                                              f"{product.max_term_months} months for "
-                                              f"{product_name}")
-    declines, refers, steps = _hard_rules(app, val, strategy, segment)
-    dtier = app.dealer_tier
-    if dtier is None:
-        dtier = strategy.most_cautious_dealer_tier
-        refers_or_info = "DEALER_TIER_UNKNOWN"
-        steps.append(Step("dealer_tier", None, None, refers_or_info,
-                          f"unknown dealer: most cautious tier {dtier}"))
-    elif dtier not in strategy.dealer_tiers:
-        raise ApplicationError("dealer.tier", f"tier {dtier!r} is not in the strategy "
-                                              f"({', '.join(strategy.dealer_tiers)})")
+    declines, refers, steps = _hard_rules(app, val, strategy, segment, product_name)
+    steps = _fact_steps(facts) + steps
+    dtier = (strategy.dealer_tier(app.dealer_tier) if app.dealer_tier is not None
+             else strategy.most_cautious_dealer_tier)
+    assert dtier is not None
     cuts: dict[str, int] = {}
     tol = strategy.price_tolerance[segment][ctier][dtier]
     ltv = strategy.ltv_max[segment][ctier][dtier]
     basis = val.value
-    cap_price = basis * (BPS + bps(tol)) // BPS
-    recognized = min(app.declared_price, cap_price)
+    reg_cap = facts.regulatory_cap
+    requested = app.declared_price - app.down_payment
+    recognized, after_ltv, after_price, after_reg = grid_limit(
+        app.declared_price, requested, basis, bps(tol), bps(ltv), facts.is_new, bps(reg_cap))
     steps.append(Step("recognized_price", app.declared_price, recognized,
                       "PRICE_CAPPED" if recognized < app.declared_price else None,
-                      f"valuation {basis} x (1 + {tol}) = {cap_price}"))
+                      f"valuation {basis} x (1 + {tol})"))
     gap = (Decimal(app.declared_price - basis) / Decimal(basis)).quantize(Decimal("0.0001"))
     if gap > strategy.refer_gap:
         refers.append("PRICE_GAP_EXCESSIVE")
         steps.append(Step("price_gap", None, None, "PRICE_GAP_EXCESSIVE",
                           f"declared {gap:.2%} above the valuation > {strategy.refer_gap:.0%}"))
-    requested = app.declared_price - app.down_payment
-    amount = _cap(steps, cuts, "ltv", requested, app.declared_price * bps(ltv) // BPS,
-                  "LTV_CAP", f"LTV {ltv} on the declared price")
-    amount = _cap(steps, cuts, "price_cap", amount, recognized * bps(ltv) // BPS,
-                  "PRICE_CAPPED", f"LTV {ltv} on the recognised price {recognized}")
-    reg_basis = recognized if app.is_new else min(app.declared_price, basis)
-    reg_cap = REGULATORY_LTV_CAP[segment]
-    amount = _cap(steps, cuts, "regulatory_ltv", amount, reg_basis * bps(reg_cap) // BPS,
-                  "REGULATORY_LTV_CAP", f"regulatory {reg_cap} on {reg_basis}")
+    amount = _cap(steps, cuts, "ltv", requested, after_ltv, "LTV_CAP",
+                  f"LTV {ltv} on the declared price")
+    amount = _cap(steps, cuts, "price_cap", amount, after_price, "PRICE_CAPPED",
+                  f"LTV {ltv} on the recognised price {recognized}")
+    reg_basis = recognized if facts.is_new else min(app.declared_price, basis)
+    amount = _cap(steps, cuts, "regulatory_ltv", amount, after_reg, "REGULATORY_LTV_CAP",
+                  f"regulatory {reg_cap} on {reg_basis}")
+    if app.dealer_tier is None:
+        best = strategy.dealer_tiers[0]
+        with_best = grid_limit(app.declared_price, requested, basis,
+                               bps(strategy.price_tolerance[segment][ctier][best]),
+                               bps(strategy.ltv_max[segment][ctier][best]), facts.is_new,
+                               bps(reg_cap))[3]
+        cuts["DEALER_TIER_UNKNOWN"] = max(with_best - amount, 0)
+        steps.append(Step("dealer_tier", with_best, amount, "DEALER_TIER_UNKNOWN",
+                          f"unknown dealer: most cautious tier {dtier} instead of {best}"))
     before_adjustments = amount
     amount = _adjust(app, strategy, product_name, amount, steps, cuts, declines)
     outcome = DECLINE if declines else (REFER if refers else APPROVE)
     final = 0 if declines else max(amount, 0)
-    ranked = sorted(cuts.items(), key=lambda kv: (-kv[1], kv[0]))
-    reasons = tuple(dict.fromkeys(declines + refers + [code for code, _ in ranked]))
-    if app.dealer_tier is None:
-        reasons = reasons + ("DEALER_TIER_UNKNOWN",)
     return Decision(outcome=outcome, segment=segment, customer_tier=ctier, dealer_tier=dtier,
                     recognized_price=recognized, price_gap_pct=gap, ltv=ltv,
                     requested_amount=requested, limit_before_adjustments=before_adjustments,
-                    final_limit=final, reasons=reasons[:MAX_PRINCIPAL_REASONS],
-                    steps=tuple(steps))
+                    final_limit=final,
+                    reasons=rank_reasons(declines, refers, cuts, app.dealer_tier is None),
+                    steps=tuple(steps), facts=facts)

@@ -5,17 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .document import REGULATORY_LTV_CAP, Strategy
-from .engine import (
-    APPROVE,
-    BPS,
+from .applications import check_frame
+from .document import Strategy
+from .engine import APPROVE, BPS, DECLINE, MAX_PRINCIPAL_REASONS, REFER, bps
+from .facts import (
     COMMERCIAL,
-    DECLINE,
-    MAX_PRINCIPAL_REASONS,
+    COMMERCIAL_ICE_CAP,
+    COMMERCIAL_NEV_CAP,
     NEV,
-    REFER,
-    ApplicationError,
-    bps,
+    NEW_CAR_MAX_DAYS,
+    NEW_CAR_MAX_KM,
+    NO_CAP,
+    USED_CAP,
 )
 
 # Columns of the applications frame (one row per application; money in whole units).
@@ -26,20 +27,28 @@ COLUMNS = ("declared_price", "down_payment", "term_months", "annual_rate", "is_n
            "confidence_level")
 
 
-def _segments(frame: pd.DataFrame) -> np.ndarray:
-    kind = np.where(frame["energy_type"].isin(NEV), "nev", "ice")
-    new = np.where(frame["is_new"].astype(bool), "new", "used")
-    commercial = frame["usage"].isin(COMMERCIAL).to_numpy()
-    return np.where(commercial, np.char.add("commercial_", kind),
-                    np.char.add(np.char.add(new, "_"), kind)).astype(object)
+def _facts(f: pd.DataFrame, reg: pd.Series, on: pd.Series) -> dict[str, np.ndarray]:
+    """facts.vehicle_facts, vectorised: new only when plausible, no usage means commercial."""
+    plausible = (((on - reg).dt.days <= NEW_CAR_MAX_DAYS).to_numpy()
+                 & (f["mileage_km"].to_numpy(dtype=float) <= NEW_CAR_MAX_KM))
+    asserted = f["is_new"].to_numpy(dtype=bool)
+    usage = f["usage"]
+    nev = f["energy_type"].isin(NEV).to_numpy()
+    commercial = (usage.isna() | usage.isin(COMMERCIAL)).to_numpy()
+    is_new = asserted & plausible
+    kind = np.where(nev, "nev", "ice")
+    segment = np.where(commercial, np.char.add("commercial_", kind),
+                       np.char.add(np.where(is_new, "new_", "used_"), kind)).astype(object)
+    cap = np.full(len(f), bps(NO_CAP), dtype=np.int64)
+    cap = np.where(~is_new, np.minimum(cap, bps(USED_CAP)), cap)
+    commercial_cap = np.where(nev, bps(COMMERCIAL_NEV_CAP), bps(COMMERCIAL_ICE_CAP))
+    cap = np.where(commercial, np.minimum(cap, commercial_cap), cap)
+    return {"is_new": is_new, "segment": segment, "reg_cap": cap,
+            "new_claim_rejected": asserted & ~plausible, "usage_unknown": usage.isna().to_numpy()}
 
 
 def _customer_tiers(frame: pd.DataFrame, strategy: Strategy) -> np.ndarray:
-    given = frame["customer_tier"]
-    bad = given.notna() & ~given.isin(strategy.customer_tiers)
-    if bad.any():
-        raise ApplicationError("customer_tier", f"tiers not in the strategy: "
-                                                f"{sorted(given[bad].unique())}")
+    given = frame["customer_tier"].replace(strategy.customer_tier_renames)
     score = pd.to_numeric(frame["customer_score"], errors="coerce").to_numpy(dtype=float)
     tiers = np.full(len(frame), strategy.customer_tiers[-1], dtype=object)
     for band in reversed(strategy.score_bands):  # lowest first, higher bands overwrite
@@ -64,29 +73,46 @@ def _annuity(rate: np.ndarray, term: np.ndarray) -> np.ndarray:
     return np.where(monthly == 0, term.astype(float), (1.0 - 1.0 / growth) / safe)
 
 
+def _grid_limit(declared: np.ndarray, requested: np.ndarray, basis: np.ndarray,
+                tol: np.ndarray, ltv: np.ndarray, is_new: np.ndarray, reg_cap: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """engine.grid_limit, vectorised."""
+    recognized = np.minimum(declared, basis * (BPS + tol) // BPS)
+    after_ltv = np.minimum(requested, declared * ltv // BPS)
+    after_price = np.minimum(after_ltv, recognized * ltv // BPS)
+    reg_basis = np.where(is_new, recognized, np.minimum(declared, basis))
+    return recognized, after_ltv, after_price, np.minimum(after_price, reg_basis * reg_cap // BPS)
+
+
 def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
     """One decision row per application: segment, tiers, recognised price, gap, LTV, amounts,
     outcome and the ranked principal reasons ('|'-joined)."""
     n = len(frame)
     f = frame.reset_index(drop=True)
+    check_frame(f, strategy)
     rules = strategy.hard_rules
-    seg = _segments(f)
+    reg = pd.to_datetime(f["first_registration"])
+    on = pd.to_datetime(f["decision_date"])
+    facts = _facts(f, reg, on)
+    seg, is_new = facts["segment"], facts["is_new"]
     ct = _customer_tiers(f, strategy)
     dealer_given = f["dealer_tier"].notna().to_numpy()
-    dtier = np.where(dealer_given, f["dealer_tier"], strategy.most_cautious_dealer_tier
-                     ).astype(object)
+    dtier = np.where(dealer_given, f["dealer_tier"].replace(strategy.dealer_tier_renames),
+                     strategy.most_cautious_dealer_tier).astype(object)
     declared = f["declared_price"].to_numpy(dtype=np.int64)
     basis = f["valuation"].to_numpy(dtype=np.int64)
     term = f["term_months"].to_numpy(dtype=np.int64)
-    reg = pd.to_datetime(f["first_registration"])
-    on = pd.to_datetime(f["decision_date"])
     age = ((on.dt.year - reg.dt.year) * 12 + on.dt.month - reg.dt.month).to_numpy()
+    products = f["product"].fillna(strategy.default_product).to_numpy(dtype=object)
+    pmin_term = np.array([strategy.products[p].min_term_months for p in products], dtype=np.int64)
+    pmax_term = np.array([strategy.products[p].max_term_months for p in products], dtype=np.int64)
 
     decline_codes = [
         ("SEGMENT_NOT_OFFERED", ~np.isin(seg, rules.segments_offered)),
-        ("DECLINE_FLOOD_DAMAGE", f["flood_damage"].astype(bool).to_numpy()
+        ("TERM_NOT_OFFERED", (term < pmin_term) | (term > pmax_term)),
+        ("DECLINE_FLOOD_DAMAGE", f["flood_damage"].to_numpy(dtype=bool)
          & rules.decline_flood_damage),
-        ("DECLINE_FIRE_DAMAGE", f["fire_damage"].astype(bool).to_numpy()
+        ("DECLINE_FIRE_DAMAGE", f["fire_damage"].to_numpy(dtype=bool)
          & rules.decline_fire_damage),
         ("DECLINE_VEHICLE_AGE", age + term > rules.max_age_at_term_end_months),
         ("DECLINE_MILEAGE", f["mileage_km"].to_numpy(dtype=float) > rules.max_mileage_km),
@@ -96,11 +122,12 @@ def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
 
     tol = _grid(strategy, "price_tolerance", seg, ct, dtier)
     ltv = _grid(strategy, "ltv_max", seg, ct, dtier)
-    cap_price = basis * (BPS + tol) // BPS
-    recognized = np.minimum(declared, cap_price)
+    reg_cap = facts["reg_cap"]
+    requested = declared - f["down_payment"].to_numpy(dtype=np.int64)
+    recognized, after_ltv, after_price, after_reg = _grid_limit(
+        declared, requested, basis, tol, ltv, is_new, reg_cap)
     gap_bps = _gap_bps(declared, basis)
     refer_codes.append(("PRICE_GAP_EXCESSIVE", gap_bps > bps(strategy.refer_gap)))
-    requested = declared - f["down_payment"].to_numpy(dtype=np.int64)
 
     cuts: dict[str, np.ndarray] = {}
 
@@ -109,21 +136,18 @@ def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
         cuts[code] = cuts.get(code, np.zeros(n, dtype=np.int64)) + (amount - after)
         return after
 
-    amount = cap(requested, declared * ltv // BPS, "LTV_CAP")
-    amount = cap(amount, recognized * ltv // BPS, "PRICE_CAPPED")
-    is_new = f["is_new"].astype(bool).to_numpy()
-    reg_basis = np.where(is_new, recognized, np.minimum(declared, basis))
-    reg_cap = np.array([bps(REGULATORY_LTV_CAP[s]) for s in seg], dtype=np.int64)
-    amount = cap(amount, reg_basis * reg_cap // BPS, "REGULATORY_LTV_CAP")
+    amount = cap(requested, after_ltv, "LTV_CAP")
+    amount = cap(amount, after_price, "PRICE_CAPPED")
+    amount = cap(amount, after_reg, "REGULATORY_LTV_CAP")
+    best = np.full(n, strategy.dealer_tiers[0], dtype=object)
+    with_best = _grid_limit(declared, requested, basis,
+                            _grid(strategy, "price_tolerance", seg, ct, best),
+                            _grid(strategy, "ltv_max", seg, ct, best), is_new, reg_cap)[3]
+    cuts["DEALER_TIER_UNKNOWN"] = np.where(dealer_given, 0, np.maximum(with_best - amount, 0))
     before_adjustments = amount
-    factor = _annuity(f["annual_rate"].astype(float).to_numpy(), term)
+    factor = _annuity(f["annual_rate"].astype(str).astype(float).to_numpy(), term)
     income = f["monthly_income"].to_numpy(dtype=np.int64)
     debt = f["monthly_debt_payments"].to_numpy(dtype=np.int64)
-    products = f["product"].fillna(strategy.default_product).to_numpy(dtype=object)
-    unknown = set(products) - set(strategy.products)
-    if unknown:
-        raise ApplicationError("product", f"unknown products {sorted(unknown)}")
-    below_min = np.zeros(n, dtype=bool)
     for adj in strategy.adjustments:
         if adj.type in ("payment_to_income", "debt_to_income"):
             assert adj.max_ratio is not None
@@ -134,13 +158,12 @@ def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
             amount = cap(amount, (payment * factor).astype(np.int64), code)
         elif adj.type == "product_bounds":
             pmax = np.array([strategy.products[p].max_amount for p in products], dtype=np.int64)
-            pmin = np.array([strategy.products[p].min_amount for p in products], dtype=np.int64)
             amount = cap(amount, pmax, "PRODUCT_MAX")
-            below_min |= amount < pmin
         else:
             assert adj.unit is not None
             amount = cap(amount, amount // adj.unit * adj.unit, "ROUNDING")
-    decline_codes.append(("BELOW_PRODUCT_MIN", below_min))
+    pmin = np.array([strategy.products[p].min_amount for p in products], dtype=np.int64)
+    decline_codes.append(("BELOW_PRODUCT_MIN", amount < pmin))
 
     declined = np.zeros(n, dtype=bool)
     for _, mask in decline_codes:
@@ -156,6 +179,8 @@ def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
         "recognized_price": recognized, "price_gap_bps": gap_bps, "ltv_bps": ltv,
         "requested_amount": requested, "limit_before_adjustments": before_adjustments,
         "final_limit": final, "price_capped": recognized < declared, "reasons": reasons,
+        "is_new": is_new, "new_claim_rejected": facts["new_claim_rejected"],
+        "usage_unknown": facts["usage_unknown"],
     })
 
 
@@ -170,16 +195,16 @@ def _gap_bps(declared: np.ndarray, basis: np.ndarray) -> np.ndarray:
 
 def _rank_reasons(n: int, declines: list, refers: list, cuts: dict[str, np.ndarray],
                   unknown_dealer: np.ndarray) -> list[str]:
+    """engine.rank_reasons per row."""
     out = []
     names = sorted(cuts)
     cut_matrix = np.stack([cuts[c] for c in names], axis=1) if names else np.zeros((n, 0))
     for i in range(n):
         codes = [c for c, m in declines if m[i]] + [c for c, m in refers if m[i]]
         ranked = sorted((-int(cut_matrix[i, j]), names[j]) for j in range(len(names))
-                         if cut_matrix[i, j] > 0)
+                        if cut_matrix[i, j] > 0)
         codes += [c for _, c in ranked]
-        codes = list(dict.fromkeys(codes))
         if unknown_dealer[i]:
             codes.append("DEALER_TIER_UNKNOWN")
-        out.append("|".join(codes[:MAX_PRINCIPAL_REASONS]))
+        out.append("|".join(list(dict.fromkeys(codes))[:MAX_PRINCIPAL_REASONS]))
     return out

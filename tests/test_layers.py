@@ -20,6 +20,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                          "valuation.store", *SHELL),
     "valuation.config": ("valuation.http", "valuation.services", "valuation.model",
                          "valuation.store", *SHELL),
+    "valuation.clock": ("valuation.http", "valuation.services", "valuation.model",
+                        "valuation.store", *SHELL),
 }
 
 

@@ -17,7 +17,7 @@ from .config import Config
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """The application factory: a table of contents of `init_app` calls."""
-    from . import errors, serving
+    from . import clock, errors, serving
     from .http import credit, docs, health, metrics, models, strategies, valuations
     from .store import db
 
@@ -28,6 +28,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     logging.basicConfig(level=app.config["LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    clock.set_zone(app.config["BUSINESS_TIMEZONE"])
     db.init_app(app)
     serving.init_app(app)
     docs.init_app(app)  # the OpenAPI document first: the resource blueprints register on it

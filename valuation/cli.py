@@ -252,12 +252,14 @@ def keys() -> None:
 @keys.command("create", with_appcontext=False)
 @click.option("--role", required=True, type=click.Choice(api_keys.ROLES))
 @click.option("--dealer", "dealer_id", help="the dealer a dealer key is bound to")
-@click.option("--name", default="", help="who holds the key: the actor in audit trails")
+@click.option("--name", required=True,
+              help="the person who holds the key: the actor in audit trails and maker-checker "
+                   "(two keys with one name are one person)")
 def keys_create(role: str, dealer_id: str | None, name: str) -> None:
     """Create a key and print it once (the last word of the output)."""
     try:
         with _session() as session, session.begin():
-            key = api_keys.create_key(session, role, name or f"{role}-key", dealer_id)
+            key = api_keys.create_key(session, role, name, dealer_id)
     except ValuationError as exc:
         _fail(exc)
     except SQLAlchemyError as exc:
@@ -324,7 +326,7 @@ def strategies_simulate(name: str, candidate: int, csv_path: Path | None,
                         date_from: dt.datetime | None, date_to: dt.datetime | None,
                         actor: str) -> None:
     """Simulate a candidate version against the active one and store the report."""
-    from .services import simulations, strategy_store
+    from .services import application_csv, simulations, strategy_store
     from .services.keys import Principal
 
     principal = Principal(name=actor, role="pricing_analyst", prefix="cli", dealer_id=None)
@@ -341,7 +343,7 @@ def strategies_simulate(name: str, candidate: int, csv_path: Path | None,
                         predictor = Predictor.load(_registry(), Config.from_env().MODEL_NAME)
                     except ValuationError:
                         pass
-                    apps, ids = simulations.csv_applications(csv_path.read_bytes(), predictor)
+                    apps, ids = application_csv.csv_applications(csv_path.read_bytes(), predictor)
                 else:
                     apps, ids = simulations.stored_applications(
                         session, date_from.date() if date_from else None,

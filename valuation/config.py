@@ -12,6 +12,9 @@
 | WEB_BIND | 127.0.0.1:8000 | gunicorn listen address |
 | WEB_WORKERS | 2 | gunicorn worker processes (each loads the model once) |
 | WEB_TIMEOUT | 60 | gunicorn worker timeout, seconds |
+| BUSINESS_TIMEZONE | Asia/Shanghai | IANA zone of every business "today" (decisions, valuations) |
+| VALUATION_MAX_AGE_DAYS | 30 | a stored valuation older than this cannot back a credit decision |
+| VALUATION_DATE_TOLERANCE_DAYS | 3 | max days between a decision and its valuation date |
 """
 from __future__ import annotations
 
@@ -43,6 +46,9 @@ class Config:
     WEB_BIND: str = "127.0.0.1:8000"
     WEB_WORKERS: int = 2
     WEB_TIMEOUT: int = 60
+    BUSINESS_TIMEZONE: str = "Asia/Shanghai"
+    VALUATION_MAX_AGE_DAYS: int = 30
+    VALUATION_DATE_TOLERANCE_DAYS: int = 3
     TESTING: bool = False
 
     @classmethod
@@ -60,6 +66,9 @@ class Config:
             WEB_BIND=_env("WEB_BIND", "127.0.0.1:8000"),
             WEB_WORKERS=int(_env("WEB_WORKERS", "2")),
             WEB_TIMEOUT=int(_env("WEB_TIMEOUT", "60")),
+            BUSINESS_TIMEZONE=_env("BUSINESS_TIMEZONE", "Asia/Shanghai"),
+            VALUATION_MAX_AGE_DAYS=int(_env("VALUATION_MAX_AGE_DAYS", "30")),
+            VALUATION_DATE_TOLERANCE_DAYS=int(_env("VALUATION_DATE_TOLERANCE_DAYS", "3")),
         )
 
     def as_flask(self) -> dict[str, Any]:

@@ -6,6 +6,8 @@ below A - 1 point per dealer tier below T1; LTV = segment base (new 80 %, used_i
 used_nev 65 %, commercial_ice 60 %, commercial_nev 65 %) - 5 points per customer tier (E: 25)
 - 5 points per dealer tier, floor 30 %. PTI 50 %, DTI 60 %, product 10,000-1,000,000,
 rounding down to 100. With annual_rate 0 an instalment of P over n months finances P x n.
+A car counts as new only when asserted new and registered at most 90 days before the decision
+with at most 1,000 km (NEW below: a month before the decision, 10 km).
 """
 import dataclasses
 import datetime as dt
@@ -27,6 +29,9 @@ BASE = Application(
     dealer_tier="T1")
 
 
+NEW = dict(is_new=True, first_registration=dt.date(2024, 12, 1), mileage_km=10)
+
+
 def app(**changes: object) -> Application:
     return dataclasses.replace(BASE, **changes)
 
@@ -45,10 +50,10 @@ CASES = [
     ("declared 10 % over valuation", dict(declared_price=110_000, down_payment=0), 100_000, "high",
      ("approve", "used_ice", 103_000, 110_000, 70_000, 70_000,
       ("LTV_CAP", "PRICE_CAPPED", "REGULATORY_LTV_CAP"))),
-    ("new ICE: 80 % LTV", dict(is_new=True, declared_price=200_000, down_payment=20_000), 200_000,
+    ("new ICE: 80 % LTV", dict(NEW, declared_price=200_000, down_payment=20_000), 200_000,
      "high", ("approve", "new_ice", 200_000, 180_000, 160_000, 160_000, ("LTV_CAP",))),
     # new NEV 4 % tolerance: recognised min(210,000, 208,000); 80 % = 166,400; no regulatory cap
-    ("new NEV over the guide price", dict(is_new=True, energy_type="bev", declared_price=210_000,
+    ("new NEV over the guide price", dict(NEW, energy_type="bev", declared_price=210_000,
                                           down_payment=10_000), 200_000, "high",
      ("approve", "new_nev", 208_000, 200_000, 166_400, 166_400, ("LTV_CAP", "PRICE_CAPPED"))),
     ("used NEV: 65 % LTV", dict(energy_type="phev"), 100_000, "high",
@@ -58,7 +63,7 @@ CASES = [
     ("commercial NEV: 65 %", dict(usage="commercial", energy_type="erev"), 100_000, "high",
      ("approve", "commercial_nev", 100_000, 70_000, 65_000, 65_000, ("LTV_CAP",))),
     ("new commercial NEV: regulatory 75 % on recognised", dict(
-        usage="commercial", energy_type="bev", is_new=True, down_payment=0), 100_000, "high",
+        NEW, usage="commercial", energy_type="bev", down_payment=0), 100_000, "high",
      ("approve", "commercial_nev", 100_000, 100_000, 65_000, 65_000, ("LTV_CAP",))),
     ("customer tier B: 65 %", dict(customer_tier="B"), 100_000, "high",
      ("approve", "used_ice", 100_000, 70_000, 65_000, 65_000, ("LTV_CAP",))),
@@ -73,9 +78,17 @@ CASES = [
      ("approve", "used_ice", 99_000, 70_000, 49_500, 49_500, ("LTV_CAP", "PRICE_CAPPED"))),
     ("dealer T2: 65 %", dict(dealer_tier="T2"), 100_000, "high",
      ("approve", "used_ice", 100_000, 70_000, 65_000, 65_000, ("LTV_CAP",))),
+    # T1 would have lent 70,000: the fallback cuts 10,000, as much as the LTV cap (ties by name)
     ("unknown dealer -> T3: 60 %", dict(dealer_tier=None), 100_000, "high",
-     ("approve", "used_ice", 100_000, 70_000, 60_000, 60_000, ("LTV_CAP",
-                                                                "DEALER_TIER_UNKNOWN"))),
+     ("approve", "used_ice", 100_000, 70_000, 60_000, 60_000, ("DEALER_TIER_UNKNOWN",
+                                                                "LTV_CAP"))),
+    # 6 months: also PTI 10,000 x 6 = 60,000 < 70,000
+    ("term below the product range declines", dict(term_months=6), 100_000, "high",
+     ("decline", "used_ice", 100_000, 70_000, 70_000, 0, ("TERM_NOT_OFFERED", "PTI_CAP"))),
+    # 72 months: also 60 + 72 = 132 months old at term end > 120
+    ("term above the product range declines", dict(term_months=72), 100_000, "high",
+     ("decline", "used_ice", 100_000, 70_000, 70_000, 0, ("TERM_NOT_OFFERED",
+                                                          "DECLINE_VEHICLE_AGE"))),
     ("flood damage declines", dict(flood_damage=True), 100_000, "high",
      ("decline", "used_ice", 100_000, 70_000, 70_000, 0, ("DECLINE_FLOOD_DAMAGE",))),
     ("fire damage declines", dict(fire_damage=True), 100_000, "high",
@@ -99,7 +112,7 @@ CASES = [
      ("approve", "used_ice", 100_000, 70_000, 70_000, 11_200, ("PTI_CAP", "ROUNDING"))),
     ("below the product minimum declines", dict(monthly_income=500), 100_000, "high",
      ("decline", "used_ice", 100_000, 70_000, 70_000, 0, ("BELOW_PRODUCT_MIN", "PTI_CAP"))),
-    ("product maximum", dict(is_new=True, declared_price=2_000_000, down_payment=0,
+    ("product maximum", dict(NEW, declared_price=2_000_000, down_payment=0,
                              monthly_income=1_000_000), 2_000_000, "high",
      ("approve", "new_ice", 2_000_000, 2_000_000, 1_600_000, 1_000_000,
       ("PRODUCT_MAX", "LTV_CAP"))),
@@ -149,8 +162,6 @@ def test_steps_record_before_after_and_reason() -> None:
     (dict(customer_tier="Z"), "customer.tier"),
     (dict(customer_tier=None, customer_score=None), "customer"),
     (dict(dealer_tier="T9"), "dealer.tier"),
-    (dict(term_months=6), "term_months"),
-    (dict(term_months=72), "term_months"),
     (dict(product="gold"), "product"),
 ])
 def test_bad_applications_name_the_field(changes, field) -> None:

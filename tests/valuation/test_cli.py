@@ -94,8 +94,14 @@ def test_keys_create_list_revoke(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert runner.invoke(cli, ["keys", "revoke", prefix]).exit_code == 0
     again = runner.invoke(cli, ["keys", "revoke", prefix])
     assert again.exit_code == 1 and "no active key" in again.output
-    bad = runner.invoke(cli, ["keys", "create", "--role", "dealer"])
+    bad = runner.invoke(cli, ["keys", "create", "--role", "dealer", "--name", "shop 8"])
     assert bad.exit_code == 1 and "bound to a dealer" in bad.output
+    # a key names its holder: maker-checker tells people apart by it (issue 10, case 4)
+    nameless = runner.invoke(cli, ["keys", "create", "--role", "pricing_analyst"])
+    assert nameless.exit_code == 2 and "--name" in nameless.output
+    default_like = runner.invoke(cli, ["keys", "create", "--role", "pricing_analyst",
+                                       "--name", "pricing_analyst-key"])
+    assert default_like.exit_code == 1 and "name the person" in default_like.output
 
 
 def test_strategies_validate(tmp_path: Path) -> None:

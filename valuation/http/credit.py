@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, g, url_for
+from flask import Flask, Response, current_app, g, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from .. import serving
-from ..services import credit
+from ..services import credit, dealers
+from ..services.decision_inputs import ValuationRules
 from ..store import db
 from .auth import require
 from .responses import json_response
@@ -23,7 +24,9 @@ dealers_blp = Blueprint("dealers", __name__, url_prefix="/v1/dealers",
 
 def _decide(payload: dict[str, Any]) -> tuple[str, str, bool]:
     with db.session() as session, session.begin():
-        return credit.create(session, serving.predictor(), g.principal, payload)
+        rules = ValuationRules(current_app.config["VALUATION_MAX_AGE_DAYS"],
+                               current_app.config["VALUATION_DATE_TOLERANCE_DAYS"])
+        return credit.create(session, serving.predictor(), g.principal, payload, rules)
 
 
 @credit_blp.route("")
@@ -70,7 +73,7 @@ class Dealer(MethodView):
     def get(self, dealer_id: str) -> Response:
         """A dealer and its tier."""
         with db.session() as session:
-            return json_response(credit.get_dealer(session, dealer_id), 200)
+            return json_response(dealers.get_dealer(session, dealer_id), 200)
 
     @require("admin")
     @dealers_blp.arguments(DealerSchema)
@@ -78,7 +81,7 @@ class Dealer(MethodView):
     def put(self, payload: dict[str, Any], dealer_id: str) -> Response:
         """Create or replace a dealer's name and tier (a tier of the active strategy)."""
         with db.session() as session, session.begin():
-            body = credit.put_dealer(session, dealer_id, payload["name"], payload.get("tier"))
+            body = dealers.put_dealer(session, dealer_id, payload["name"], payload.get("tier"))
         return json_response(body, 200)
 
 

@@ -1,27 +1,29 @@
 """marshmallow schemas at the API edge; the vehicle schema is generated from the canonical record."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-import pandas as pd
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..model.record import ENUMS, FIELDS, MAX_KM_PER_YEAR, Field, parse_dates
+from strategies.document import MAX_MONEY
+
+from .. import clock
+from ..model.record import ENUMS, FIELDS, MAX_KM_PER_YEAR, Field, model_date, normalize_date
 
 
 class PartialDate(fields.Field):
-    """A date as YYYY-MM-DD, YYYY-MM (the 15th) or YYYY (1 July); loads to an ISO date string."""
+    """A date as YYYY-MM-DD, YYYY-MM or YYYY; loads to that text, precision kept (the model
+    values a partial date mid-period, hard rules take its earliest day)."""
 
     default_error_messages = {"invalid": "Not a date: use YYYY-MM-DD, YYYY-MM or YYYY."}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise self.make_error("invalid")
-        dates, bad = parse_dates(pd.Series([str(value)]))
-        if bad[0] or pd.isna(dates[0]):
+        text = normalize_date(str(value))
+        if text is None:
             raise self.make_error("invalid")
-        return str(dates[0].date())
+        return text
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return value
@@ -52,19 +54,19 @@ def _field(spec: Field) -> fields.Field:
 class _VehicleChecks(Schema):
     @validates_schema
     def check_dates_and_mileage(self, data: dict[str, Any], **kwargs: Any) -> None:
-        today = dt.date.today()
-        reg = data.get("first_registration")
-        val = data.get("valuation_date") or str(today)
-        if reg and reg > str(today):
+        """The cross-field rules of `record.validate_frame`, on the days the model takes."""
+        today = clock.today()
+        reg = model_date(data["first_registration"]) if data.get("first_registration") else None
+        val = model_date(data["valuation_date"]) if data.get("valuation_date") else today
+        if reg and reg > today:
             raise ValidationError("Registration is in the future.", "first_registration")
-        if val > str(today):
+        if val > today:
             raise ValidationError("Valuation date is in the future.", "valuation_date")
         if reg and reg > val:
             raise ValidationError("Registration is after the valuation date.",
                                   "first_registration")
         if reg and data.get("mileage_km") is not None:
-            years = max((dt.date.fromisoformat(val) - dt.date.fromisoformat(reg)).days / 365.25,
-                        1 / 12)
+            years = max((val - reg).days / 365.25, 1 / 12)
             if data["mileage_km"] / years > MAX_KM_PER_YEAR:
                 raise ValidationError(
                     f"Mileage is impossible for the car's age (over {MAX_KM_PER_YEAR:,} km a "
@@ -82,12 +84,17 @@ ValuationRequestSchema = _VehicleChecks.from_dict(
     name="ValuationRequest")
 
 
+MONEY = validate.Range(0, MAX_MONEY)
+
+
 class CustomerSchema(Schema):
+    id = fields.String(validate=validate.Length(min=1, max=128), allow_none=True,
+                       metadata={"description": "a stable customer id: champion/challenger "
+                                                "buckets hash it (else the car's VIN)"})
     score = fields.Integer(strict=True, validate=validate.Range(0, 1000), allow_none=True)
     tier = fields.String(validate=validate.Length(min=1, max=16), allow_none=True)
-    monthly_income = fields.Integer(strict=True, required=True, validate=validate.Range(0))
-    monthly_debt_payments = fields.Integer(strict=True, load_default=0,
-                                           validate=validate.Range(0))
+    monthly_income = fields.Integer(strict=True, required=True, validate=MONEY)
+    monthly_debt_payments = fields.Integer(strict=True, load_default=0, validate=MONEY)
 
     @validates_schema
     def score_or_tier(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -110,8 +117,8 @@ class CreditLimitRequestSchema(Schema):
                             metadata={"description": "an inline car, valued on the fly"})
     is_new = fields.Boolean(required=True)
     declared_price = fields.Integer(strict=True, required=True,
-                                    validate=validate.Range(min=0, min_inclusive=False))
-    down_payment = fields.Integer(strict=True, required=True, validate=validate.Range(min=0))
+                                    validate=validate.Range(1, MAX_MONEY))
+    down_payment = fields.Integer(strict=True, required=True, validate=MONEY)
     term_months = fields.Integer(strict=True, required=True, validate=validate.Range(1, 120))
     annual_rate = fields.Decimal(required=True, as_string=True,
                                  validate=validate.Range(0, 1))

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 
 from .. import serving
 from ..errors import InvalidInput, NotFound
-from ..services import experiments, lifecycle, simulations, strategy_store
+from ..services import activation, application_csv, experiments, lifecycle, simulations, strategy_store
 from ..store import db
 from .auth import require
 from .responses import json_response
@@ -27,7 +27,13 @@ class CommentSchema(Schema):
     comment = fields.String(required=True, validate=validate.Length(min=3, max=2000))
 
 
-class ActivateSchema(CommentSchema):
+class ReviewSchema(CommentSchema):
+    hash = fields.String(required=True, validate=validate.Length(min=8, max=80),
+                         metadata={"description": "the content hash of the version you reviewed "
+                                                  "(its `hash`); refused (412) if it differs"})
+
+
+class ActivateSchema(ReviewSchema):
     effective_at = fields.AwareDateTime(load_default=None, default_timezone=dt.UTC)
 
 
@@ -72,7 +78,7 @@ class Strategies(MethodView):
             strategy_store.seed_default(session)
             items = []
             for name in lifecycle.names(session):
-                active = lifecycle.active(session, name)
+                active = activation.active(session, name)
                 items.append({"name": name, "active_version": active.version if active else None,
                               "experiment": experiments.body(experiments.current(session, name))})
         return json_response({"strategies": items})
@@ -87,7 +93,7 @@ class StrategyView(MethodView):
         with db.session() as session, session.begin():
             if name == strategy_store.DEFAULT_NAME:
                 strategy_store.seed_default(session)
-            active = lifecycle.active(session, name)
+            active = activation.active(session, name)
             if active is None:
                 raise NotFound(f"strategy {name!r} has no active version")
             return json_response({"active": lifecycle.version_body(active),
@@ -149,10 +155,14 @@ def _transition(name: str, version: int, action: str, payload: dict[str, Any]) -
         if action == "submit":
             record = lifecycle.submit(session, g.principal, name, version, payload["comment"])
         elif action == "approve":
-            record = lifecycle.approve(session, g.principal, name, version, payload["comment"])
+            record = lifecycle.approve(session, g.principal, name, version, payload["comment"],
+                                       payload["hash"])
+        elif action == "cancel":
+            record = activation.cancel_schedule(session, g.principal, name, version,
+                                                payload["comment"])
         else:
-            record = lifecycle.activate(session, g.principal, name, version, payload["comment"],
-                                        payload.get("effective_at"))
+            record = activation.activate(session, g.principal, name, version, payload["comment"],
+                                         payload["hash"], payload.get("effective_at"))
         session.flush()
         return _version_response(record)
 
@@ -170,10 +180,11 @@ class Submit(MethodView):
 @blp.route("/<name>/versions/<int:version>/approve")
 class Approve(MethodView):
     @require("pricing_approver")
-    @blp.arguments(CommentSchema)
+    @blp.arguments(ReviewSchema)
     @blp.alt_response(200, description="the version, approved")
     def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
-        """Approve a submitted version; the approver must not be its author (403)."""
+        """Approve a submitted version with the content hash you reviewed; the approver must
+        not be its author (403), a different hash is a 412."""
         return _transition(name, version, "approve", payload)
 
 
@@ -183,8 +194,19 @@ class Activate(MethodView):
     @blp.arguments(ActivateSchema)
     @blp.alt_response(200, description="the version, active (or scheduled)")
     def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
-        """Make an approved version the champion now, or at `effective_at`."""
+        """Make an approved version (of `default`) the champion now, or at `effective_at`; an
+        immediate activation cancels pending schedules and ends a running experiment."""
         return _transition(name, version, "activate", payload)
+
+
+@blp.route("/<name>/versions/<int:version>/cancel-schedule")
+class CancelSchedule(MethodView):
+    @require("pricing_approver")
+    @blp.arguments(CommentSchema)
+    @blp.alt_response(200, description="the version, approved again")
+    def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
+        """Cancel a scheduled activation; the version is approved again."""
+        return _transition(name, version, "cancel", payload)
 
 
 @blp.route("/<name>/rollback")
@@ -195,8 +217,8 @@ class Rollback(MethodView):
     def post(self, payload: dict[str, Any], name: str) -> Response:
         """Re-activate an earlier approved version in one call."""
         with db.session() as session, session.begin():
-            record = lifecycle.rollback(session, g.principal, name, payload["to_version"],
-                                        payload["comment"])
+            record = activation.rollback(session, g.principal, name, payload["to_version"],
+                                         payload["comment"])
             session.flush()
             return _version_response(record)
 
@@ -246,7 +268,7 @@ class Simulations(MethodView):
             if name == strategy_store.DEFAULT_NAME:
                 strategy_store.seed_default(session)
             if upload is not None:
-                apps, ids = simulations.csv_applications(upload.read(), serving.predictor())
+                apps, ids = application_csv.csv_applications(upload.read(), serving.predictor())
             else:
                 apps, ids = simulations.stored_applications(session, params["date_from"],
                                                             params["date_to"])

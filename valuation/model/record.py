@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import clock
+
 ENUMS: dict[str, tuple[str, ...]] = {
     "body_type": ("sedan", "hatchback", "suv", "mpv", "coupe", "convertible", "wagon",
                   "pickup", "van", "truck", "other"),
@@ -113,7 +115,32 @@ def parse_dates(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out, present & out.isna()
 
 
-def _parse(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
+def earliest_date(text: str) -> dt.date:
+    """The earliest day a date of any accepted precision can mean: YYYY is 1 January, YYYY-MM
+    the 1st. Hard rules take this worst case; the valuation model takes mid-period."""
+    text = str(text).strip()[:10]
+    if len(text) == 4:
+        return dt.date(int(text), 1, 1)
+    if len(text) == 7:
+        return dt.date(int(text[:4]), int(text[5:7]), 1)
+    return dt.date.fromisoformat(text)
+
+
+def model_date(text: str) -> dt.date:
+    """The day the model takes for a valid date text: YYYY is 1 July, YYYY-MM the 15th."""
+    return parse_dates(pd.Series([str(text)]))[0][0].date()
+
+
+def normalize_date(text: str) -> str | None:
+    """The text of a valid date at the precision it was given (YYYY, YYYY-MM or YYYY-MM-DD),
+    or None if it is not one."""
+    dates, bad = parse_dates(pd.Series([str(text)]))
+    if bad[0] or pd.isna(dates[0]):
+        return None
+    return str(text).strip()[:10]
+
+
+def parse_column(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     """Typed column and a mask of present-but-invalid values."""
     if field.kind == "date":
         return parse_dates(col)
@@ -150,16 +177,19 @@ def validate_frame(raw: pd.DataFrame, *, training: bool,
     """Type every canonical field and list each row's problems.
 
     Training rows need `price` and `valuation_date`; elsewhere `valuation_date`
-    defaults to `today`. Columns that are not canonical fields pass through untouched.
+    defaults to `today` (the business date) and neither it nor the registration may lie after
+    `today`: the API's JSON and CSV paths refuse the same rows. Columns that are not canonical
+    fields pass through untouched.
     """
+    today = today or clock.today()
     raw = raw.reset_index(drop=True)
     frame = raw.copy()
     flags: dict[str, pd.Series] = {}
     for field in FIELDS:
         col = raw[field.name] if field.name in raw.columns else pd.Series(pd.NA, index=raw.index)
-        value, bad = _parse(col, field)
+        value, bad = parse_column(col, field)
         if field.name == "valuation_date" and not training:
-            value = value.fillna(pd.Timestamp(today or dt.date.today()))
+            value = value.fillna(pd.Timestamp(today))
         frame[field.name] = value
         required = field.required or (training and field.name in ("price", "valuation_date"))
         if required:
@@ -169,6 +199,9 @@ def validate_frame(raw: pd.DataFrame, *, training: bool,
             bad = bad & ~flags["price <= 0"]
         flags[f"invalid {field.name}"] = bad
     reg, val = frame["first_registration"], frame["valuation_date"]
+    if not training:
+        flags["valuation date in the future"] = (val > pd.Timestamp(today)).fillna(False)
+        flags["registration in the future"] = (reg > pd.Timestamp(today)).fillna(False)
     flags["registration after valuation date"] = (reg > val).fillna(False).astype(bool)
     years = ((val - reg).dt.days / 365.25).clip(lower=1 / 12)
     too_far = (frame["mileage_km"] / years > MAX_KM_PER_YEAR).fillna(False)

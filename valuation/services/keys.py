@@ -36,6 +36,9 @@ def create_key(session: Session, role: str, name: str, dealer_id: str | None = N
     """Store a new key (hash only) and return it; it is shown once and never again."""
     if role not in ROLES:
         raise ValuationError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
+    if not name.strip() or name.strip().endswith("-key"):
+        raise ValuationError("name the person who holds the key (--name): maker-checker tells "
+                             "people apart by it")
     if role == "dealer" and not dealer_id:
         raise ValuationError("a dealer key must be bound to a dealer (--dealer ID)")
     if role != "dealer" and dealer_id:

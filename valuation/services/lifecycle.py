@@ -1,8 +1,10 @@
 """The strategy lifecycle service: immutable versions, draft edits with optimistic concurrency,
-maker-checker approval, activation (now or scheduled), rollback, and the append-only audit log.
+maker-checker approval, and the append-only audit log (activation lives in `activation`).
 
 States: draft -> submitted -> approved -> active -> retired (scheduled: approved with a
-future effective time). A retired or approved version can be re-activated by rollback."""
+future effective time). Every state change is a compare-and-set on (state, revision) that bumps
+the revision, so an edit, a submit and an approval can never interleave: of two racing writers
+exactly one wins. The approver names the content hash they reviewed; a mismatch is refused."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,6 +13,7 @@ from typing import Any
 
 import yaml
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from strategies.diff import diff
@@ -22,6 +25,8 @@ from .keys import Principal
 
 DRAFT, SUBMITTED, APPROVED, SCHEDULED, ACTIVE, RETIRED = (
     "draft", "submitted", "approved", "scheduled", "active", "retired")
+# decisions use this strategy; other names can be drafted, approved and simulated only
+DEFAULT_NAME = "default"
 
 
 def etag(record: StrategyVersionRecord) -> str:
@@ -86,40 +91,37 @@ def names(session: Session) -> list[str]:
         StrategyVersionRecord.name)))
 
 
-def promote_due(session: Session, name: str, now: dt.datetime | None = None) -> None:
-    """Scheduled versions whose time has come become active; the one they replace retires."""
-    now = now or utcnow()
-    due = [r for r in versions(session, name) if r.state == SCHEDULED
-           and r.activated_at is not None and _aware(r.activated_at) <= now]
-    for record in sorted(due, key=lambda r: _aware(r.activated_at)):
-        _make_active(session, name, record, record.activated_at, "system",
-                     "scheduled activation took effect")
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime:
+def aware(moment: dt.datetime | None) -> dt.datetime:
     assert moment is not None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def active(session: Session, name: str) -> StrategyVersionRecord | None:
-    promote_due(session, name)
-    return session.scalar(select(StrategyVersionRecord).where(
-        StrategyVersionRecord.name == name, StrategyVersionRecord.state == ACTIVE))
+def transition(session: Session, record: StrategyVersionRecord, expected: str, **values: Any
+               ) -> None:
+    """Compare-and-set: move `record` out of state `expected` at the revision this session read,
+    bumping the revision; refused (409) when someone changed it in between."""
+    updated = session.execute(
+        update(StrategyVersionRecord)
+        .where(StrategyVersionRecord.id == record.id, StrategyVersionRecord.state == expected,
+               StrategyVersionRecord.revision == record.revision)
+        .values(revision=record.revision + 1, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False))
+    if getattr(updated, "rowcount", 0) != 1:
+        raise Conflict(f"{record.name}:{record.version} was changed by someone else; read it "
+                       "again")
+    session.expire(record)
 
 
-def _make_active(session: Session, name: str, record: StrategyVersionRecord,
-                 when: dt.datetime | None, actor: str, comment: str) -> None:
-    for other in versions(session, name):
-        if other.state == ACTIVE and other.id != record.id:
-            other.state = RETIRED
-            audit(session, name, other.version, "retire", actor, comment)
-    record.state = ACTIVE
-    record.activated_at = when or utcnow()
-    session.flush()
+def check_reviewed(record: StrategyVersionRecord, reviewed_hash: str) -> None:
+    if reviewed_hash != record.content_hash:
+        raise PreconditionFailed(f"{record.name}:{record.version} has content "
+                                 f"{record.content_hash}, not the {reviewed_hash} you reviewed")
 
 
 def create_draft(session: Session, principal: Principal, name: str,
                  document: dict[str, Any]) -> tuple[StrategyVersionRecord, list[str]]:
+    """A new draft numbered after the highest version; a concurrent create that took the same
+    number makes this one a 409 (retry), never a 500."""
     clean, warnings = validate(name, document)
     latest = session.scalar(select(func.max(StrategyVersionRecord.version)).where(
         StrategyVersionRecord.name == name)) or 0
@@ -127,8 +129,13 @@ def create_draft(session: Session, principal: Principal, name: str,
         name=name, version=latest + 1, state=DRAFT, document_json=canonical_json(clean),
         content_hash=load_strategy(clean).content_hash, author=principal.name, revision=1)
     session.add(record)
-    session.flush()
-    base = active(session, name)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"version {latest + 1} of {name!r} was just created by someone else; "
+                       "send the document again") from exc
+    base = session.scalar(select(StrategyVersionRecord).where(
+        StrategyVersionRecord.name == name, StrategyVersionRecord.state == ACTIVE))
     changes = diff(document_of(base), clean) if base is not None else None
     audit(session, name, record.version, "create", principal.name, None, changes)
     return record, warnings
@@ -151,13 +158,14 @@ def update_draft(session: Session, principal: Principal, name: str, version: int
     expected = record.revision
     updated = session.execute(
         update(StrategyVersionRecord)
-        .where(StrategyVersionRecord.id == record.id,
+        .where(StrategyVersionRecord.id == record.id, StrategyVersionRecord.state == DRAFT,
                StrategyVersionRecord.revision == expected)
         .values(document_json=canonical_json(clean), content_hash=load_strategy(clean).content_hash,
                 revision=expected + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False))
     if getattr(updated, "rowcount", 0) != 1:
-        raise PreconditionFailed(f"{name}:{version} was changed by someone else; read it again")
+        raise PreconditionFailed(f"{name}:{version} was changed by someone else (edited, "
+                                 "submitted or approved); read it again")
     session.expire(record)
     audit(session, name, version, "edit", principal.name, None, diff(old, clean))
     return record, warnings
@@ -168,53 +176,23 @@ def submit(session: Session, principal: Principal, name: str, version: int,
     record = get_version(session, name, version)
     if record.state != DRAFT:
         raise Conflict(f"{name}:{version} is {record.state}: only a draft can be submitted")
-    record.state, record.submitted_by = SUBMITTED, principal.name
+    transition(session, record, DRAFT, state=SUBMITTED, submitted_by=principal.name)
     audit(session, name, version, "submit", principal.name, comment)
     return record
 
 
 def approve(session: Session, principal: Principal, name: str, version: int,
-            comment: str) -> StrategyVersionRecord:
+            comment: str, reviewed_hash: str) -> StrategyVersionRecord:
+    """Maker-checker: another person approves exactly the content they reviewed."""
     record = get_version(session, name, version)
     if record.state != SUBMITTED:
         raise Conflict(f"{name}:{version} is {record.state}: only a submitted version can be "
                        "approved")
     if principal.name in (record.author, record.submitted_by):
         raise Forbidden("maker-checker: the approver must not be the author of the change")
-    record.state, record.approved_by = APPROVED, principal.name
+    check_reviewed(record, reviewed_hash)
+    transition(session, record, SUBMITTED, state=APPROVED, approved_by=principal.name)
     audit(session, name, version, "approve", principal.name, comment)
-    return record
-
-
-def activate(session: Session, principal: Principal, name: str, version: int, comment: str,
-             effective_at: dt.datetime | None = None) -> StrategyVersionRecord:
-    record = get_version(session, name, version)
-    if record.state != APPROVED:
-        raise Conflict(f"{name}:{version} is {record.state}: only an approved version can be "
-                       "activated")
-    base = active(session, name)
-    changes = diff(document_of(base), document_of(record)) if base is not None else None
-    if effective_at is not None and _aware(effective_at) > utcnow():
-        record.state, record.activated_at = SCHEDULED, effective_at
-        audit(session, name, version, "schedule", principal.name,
-              f"{comment} (effective {effective_at.isoformat()})", changes)
-        return record
-    _make_active(session, name, record, None, principal.name, comment)
-    audit(session, name, version, "activate", principal.name, comment, changes)
-    return record
-
-
-def rollback(session: Session, principal: Principal, name: str, to_version: int,
-             comment: str) -> StrategyVersionRecord:
-    record = get_version(session, name, to_version)
-    was_approved = record.approved_by is not None or record.author == "system"
-    if record.state not in (RETIRED, APPROVED) or not was_approved:
-        raise Conflict(f"{name}:{to_version} is {record.state}: rollback needs an earlier "
-                       "approved version")
-    base = active(session, name)
-    changes = diff(document_of(base), document_of(record)) if base is not None else None
-    _make_active(session, name, record, None, principal.name, comment)
-    audit(session, name, to_version, "rollback", principal.name, comment, changes)
     return record
 
 
@@ -222,7 +200,7 @@ def audit_log(session: Session, name: str) -> list[dict[str, Any]]:
     rows = session.scalars(select(StrategyAuditRecord).where(
         StrategyAuditRecord.name == name).order_by(StrategyAuditRecord.id))
     return [{"version": r.version, "action": r.action, "actor": r.actor,
-             "at": _aware(r.at).isoformat(timespec="seconds"), "comment": r.comment,
+             "at": aware(r.at).isoformat(timespec="seconds"), "comment": r.comment,
              "diff": json.loads(r.diff_json) if r.diff_json else []} for r in rows]
 
 
@@ -231,8 +209,8 @@ def version_body(record: StrategyVersionRecord, with_document: bool = True) -> d
         "name": record.name, "version": record.version, "state": record.state,
         "author": record.author, "submitted_by": record.submitted_by,
         "approved_by": record.approved_by, "hash": record.content_hash,
-        "created_at": _aware(record.created_at).isoformat(timespec="seconds"),
-        "activated_at": (_aware(record.activated_at).isoformat(timespec="seconds")
+        "created_at": aware(record.created_at).isoformat(timespec="seconds"),
+        "activated_at": (aware(record.activated_at).isoformat(timespec="seconds")
                          if record.activated_at else None),
         "etag": etag(record)}
     if with_document:

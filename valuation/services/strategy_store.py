@@ -12,9 +12,9 @@ from strategies.document import Strategy, canonical_json, default_strategy, load
 
 from ..errors import NotFound
 from ..store.tables import StrategyVersionRecord, utcnow
-from . import lifecycle
+from . import activation, lifecycle
 
-DEFAULT_NAME = "default"
+DEFAULT_NAME = lifecycle.DEFAULT_NAME
 
 
 @functools.lru_cache(maxsize=64)
@@ -46,7 +46,7 @@ def active_strategy(session: Session, name: str = DEFAULT_NAME
                     ) -> tuple[StrategyVersionRecord, Strategy]:
     if name == DEFAULT_NAME:
         seed_default(session)
-    record = lifecycle.active(session, name)
+    record = activation.active(session, name)
     if record is None:
         raise NotFound(f"strategy {name!r} has no active version")
     return record, strategy_of(record)

@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+# valued today (a decision needs a valuation dated on the decision date), private use
 CAR = {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol", "new_price": 200000,
-       "first_registration": "2022-03-01", "valuation_date": "2025-06-01", "mileage_km": 52000}
+       "first_registration": "2022-03-01", "mileage_km": 52000, "usage": "private"}
 APPLICATION = {
     "application_id": "APP-1",
     "customer": {"score": 700, "monthly_income": 30000, "monthly_debt_payments": 2000},
@@ -108,7 +109,6 @@ def test_dealer_table_supplies_the_tier_and_unknown_dealers_are_cautious(client,
     (dict(declared_price=0), 422, "declared_price"),
     (dict(declared_price=-5), 422, "declared_price"),
     (dict(down_payment=130000), 422, "down_payment"),
-    (dict(term_months=72), 422, "term_months"),  # the product allows 12-60
     (dict(customer={"tier": "Z", "monthly_income": 1}), 422, "customer.tier"),
     (dict(customer={"monthly_income": 1}), 422, "customer"),
     (dict(valuation_id="nope", vehicle=None), 404, None),
@@ -124,6 +124,12 @@ def test_bad_input_is_4xx_naming_the_field(client, keys, changes, status, field)
         assert field in response.json["errors"]["json"]
 
 
+def test_a_term_outside_the_product_declines(client, keys) -> None:
+    d = apply(client, keys, with_(application_id="TERM", term_months=72)).json  # product: 12-60
+    assert d["outcome"] == "decline" and d["final_limit"] == 0
+    assert d["reasons"][0]["code"] == "TERM_NOT_OFFERED"
+
+
 def test_roles(client, keys) -> None:
     assert apply(client, keys, APPLICATION, role="dealer").status_code == 403
     assert apply(client, keys, APPLICATION, role="pricing_analyst").status_code == 403
@@ -132,9 +138,9 @@ def test_roles(client, keys) -> None:
 
 def test_a_valuation_from_a_csv_batch_is_typed_for_the_rules(client, keys) -> None:
     import io
-    csv = ("brand,series,energy_type,new_price,first_registration,valuation_date,mileage_km,"
-           "flood_damage\n丰田,凯美瑞,petrol,200000,2022-03,2025-06-01,52000,True\n"
-           "丰田,凯美瑞,petrol,200000,2022-03,2025-06-01,52000,False\n")
+    csv = ("brand,series,energy_type,new_price,first_registration,usage,mileage_km,"
+           "flood_damage\n丰田,凯美瑞,petrol,200000,2022-03,private,52000,True\n"
+           "丰田,凯美瑞,petrol,200000,2022-03,private,52000,False\n")
     batch = client.post("/v1/valuations/batch", headers=keys["underwriter"],
                         data={"file": (io.BytesIO(csv.encode()), "cars.csv")},
                         content_type="multipart/form-data").json

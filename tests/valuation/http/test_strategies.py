@@ -35,8 +35,11 @@ def draft(client, keys, doc=None) -> dict:
 
 
 def step(client, headers, version, action, **extra):
-    return client.post(f"{BASE}/versions/{version}/{action}",
-                       json={"comment": f"{action} it", **extra}, headers=headers)
+    """A lifecycle action; approve and activate name the content hash just read (reviewed)."""
+    body = {"comment": f"{action} it", **extra}
+    if action in ("approve", "activate") and "hash" not in body:
+        body["hash"] = client.get(f"{BASE}/versions/{version}", headers=headers).json["hash"]
+    return client.post(f"{BASE}/versions/{version}/{action}", json=body, headers=headers)
 
 
 def to_active(client, keys, doc=None) -> int:
@@ -191,13 +194,23 @@ def test_simulation_on_hand_built_applications(client, keys) -> None:
     assert stored.json == report
 
 
-def application(app_id: str) -> dict:
-    return {"application_id": app_id, "customer": {"tier": "A", "monthly_income": 50000},
+def application(app_id: str, customer_id: str | None = None) -> dict:
+    customer = {"tier": "A", "monthly_income": 50000, "id": customer_id or f"C-{app_id}"}
+    return {"application_id": app_id, "customer": customer,
             "dealer": {"id": "D1", "tier": "T1"}, "is_new": False,
             "vehicle": {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol",
                         "new_price": 200000, "first_registration": "2022-03-01",
-                        "mileage_km": 52000},
+                        "mileage_km": 52000, "usage": "private"},
             "declared_price": 100000, "down_payment": 0, "term_months": 36, "annual_rate": "0"}
+
+
+def used_ice_a_t1_limit(value: int, ltv_bps: int) -> int:
+    """By hand: declared 100,000, nothing down; tolerance 3 %, the grid LTV on the declared and
+    on the recognised price, the regulatory 70 % on min(declared, value); rounded to 100."""
+    recognized = min(100_000, value * 10_300 // 10_000)
+    amount = min(100_000, 100_000 * ltv_bps // 10_000, recognized * ltv_bps // 10_000,
+                 min(100_000, value) * 7_000 // 10_000)
+    return amount // 100 * 100
 
 
 def test_simulation_over_stored_decisions(client, keys) -> None:
@@ -232,11 +245,16 @@ def test_live_and_shadow_experiments(client, keys) -> None:
         app_id = f"L{i}"
         d = client.post("/v1/credit-limits", json=application(app_id),
                         headers=keys["underwriter"]).json
-        expected = "challenger" if experiments.bucket(app_id, "x") < 50 else "champion"
+        expected = "challenger" if experiments.bucket(f"C-{app_id}", "x") < 50 else "champion"
         assert d["strategy"]["arm"] == expected
         assert d["strategy"]["champion_version"] == 1
         assert d["strategy"]["challenger_version"] == challenger
         assert d["strategy"]["version"] == (challenger if expected == "challenger" else 1)
+        # each arm's limit comes from its own grid: used_ice A/T1 70 % (v1) or 60 % (challenger)
+        value = client.get(f"/v1/valuations/{d['valuation_id']}",
+                           headers=keys["underwriter"]).json["value"]["retail"]
+        ltv = 6_000 if expected == "challenger" else 7_000
+        assert d["final_limit"] == used_ice_a_t1_limit(value, ltv)
         arms[expected] = arms.get(expected, 0) + 1
     report = client.get(f"{BASE}/experiment/report", headers=keys["pricing_analyst"]).json
     assert {k: v["decisions"] for k, v in report["arms"].items()} == {
@@ -249,7 +267,7 @@ def test_live_and_shadow_experiments(client, keys) -> None:
                         headers=keys["pricing_approver"])
     assert shadow.status_code == 200
     ids = [f"SH{i}" for i in range(40)]
-    in_bucket = next(i for i in ids if experiments.bucket(i, "x") < 50)
+    in_bucket = next(i for i in ids if experiments.bucket(f"C-{i}", "x") < 50)
     d = client.post("/v1/credit-limits", json=application(in_bucket),
                     headers=keys["underwriter"]).json
     assert d["strategy"]["arm"] == "champion" and d["strategy"]["version"] == 1

@@ -139,12 +139,15 @@ def test_unknown_brand_is_valued_with_low_confidence(client, keys) -> None:
     assert "unknown brand" in response.json["warnings"]
 
 
-def test_valuation_date_defaults_to_today(client, keys) -> None:
+def test_valuation_date_defaults_to_the_business_date(client, keys) -> None:
+    """Today in Asia/Shanghai (the default BUSINESS_TIMEZONE), not the server's UTC date."""
     import datetime as dt
+    from zoneinfo import ZoneInfo
     body = {k: v for k, v in CAR.items() if k != "valuation_date"}
     response = post(client, keys, body)
     assert response.status_code == 201
-    assert response.json["valuation_date"] == str(dt.date.today())
+    shanghai = dt.datetime.now(dt.UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    assert response.json["valuation_date"] == str(shanghai)
 
 
 def test_json_batch_partial_failure(client, keys) -> None:

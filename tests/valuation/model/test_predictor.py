@@ -20,7 +20,7 @@ def test_bad_rows_get_an_error_and_no_value(trained: Predictor) -> None:
     assert out["value"].notna().tolist() == [True, False, False, False]
     assert out["error"][1] == "invalid mileage_km"
     assert out["error"][2] == "missing brand"
-    assert out["error"][3] == "registration after valuation date"
+    assert out["error"][3] == "registration in the future; registration after valuation date"
 
 
 def test_unknown_series_is_valued_with_low_confidence(trained: Predictor) -> None:
