@@ -63,8 +63,8 @@ def run(inputs: dict[str, Any], strategy: Strategy) -> dict[str, Any]:
     }
 
 
-def _challenger(session: Session, champion: StrategyVersionRecord, inputs: dict[str, Any],
-                request: dict[str, Any]) -> tuple[StrategyVersionRecord | None, dict[str, Any]]:
+def _challenger(session: Session, champion: StrategyVersionRecord, inputs: dict[str, Any]
+                ) -> tuple[StrategyVersionRecord | None, dict[str, Any]]:
     """The running experiment's challenger and its decision on these inputs, or None when no
     experiment runs, the application has no stable subject, or its bucket is the champion's.
     A challenger that cannot decide returns {"error": ...}: it never fails the application."""
@@ -101,7 +101,7 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
                           rules or ValuationRules())
     decision = run(inputs, strategy)
     chosen, arm, shadow, fallback = champion, "champion", None, None
-    challenger, trial = _challenger(session, champion, inputs, request)
+    challenger, trial = _challenger(session, champion, inputs)
     experiment = trial.get("experiment")
     if challenger is not None and experiment is not None:
         other = trial["decision"]
@@ -150,7 +150,9 @@ def replay(session: Session, decision_id: str) -> dict[str, Any]:
     strategy = strategy_store.version(session, record.strategy_name, record.strategy_version)
     again = run(json.loads(record.inputs_json), strategy)
     stored = json.loads(record.response_json)
-    differences = {f: {"stored": stored.get(f), "replayed": again.get(f)}
-                   for f in DECISION_FIELDS if canonical_json(stored.get(f)) != canonical_json(again.get(f))}
+    # decisions stored before `facts` existed are compared on the fields they have
+    fields = [f for f in DECISION_FIELDS if f in stored or f != "facts"]
+    differences = {f: {"stored": stored.get(f), "replayed": again.get(f)} for f in fields
+                   if canonical_json(stored.get(f)) != canonical_json(again.get(f))}
     return {"id": decision_id, "identical": not differences, "differences": differences,
             "strategy": {"name": record.strategy_name, "version": record.strategy_version}}
