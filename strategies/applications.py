@@ -20,6 +20,7 @@ from .document import MAX_MONEY, Strategy
 if TYPE_CHECKING:
     from .engine import Application, ValuationInput
 
+ZERO, ONE = Decimal(0), Decimal(1)
 CONFIDENCE_LEVELS = ("low", "medium", "high")
 FLAGS = ("is_new", "flood_damage", "fire_damage")
 USAGES = ("private", "commercial", "ride_hailing", "rental", "other")
@@ -57,22 +58,28 @@ def check_application(app: Application, val: ValuationInput, strategy: Strategy)
 
 
 def _check_values(app: Application, val: ValuationInput) -> None:
-    values = {"declared_price": app.declared_price, "down_payment": app.down_payment,
-              "term_months": app.term_months, "monthly_income": app.monthly_income,
-              "monthly_debt_payments": app.monthly_debt_payments, "valuation": val.value,
-              "mileage_km": app.mileage_km, "customer_score": app.customer_score}
-    for name, value in values.items():
-        if value is None and name == "customer_score":
-            continue
+    for name, value in (("declared_price", app.declared_price),
+                        ("down_payment", app.down_payment), ("term_months", app.term_months),
+                        ("monthly_income", app.monthly_income),
+                        ("monthly_debt_payments", app.monthly_debt_payments),
+                        ("valuation", val.value), ("mileage_km", app.mileage_km),
+                        ("customer_score", app.customer_score)):
         low, high = BOUNDS[name]
-        if not low <= value <= high:  # type: ignore[operator]
-            raise ApplicationError(name, _outside(name, value))  # type: ignore[arg-type]
+        if value is None:
+            if name != "customer_score":
+                raise ApplicationError(name, f"{name} is missing")
+        elif not low <= value <= high:
+            raise ApplicationError(name, _outside(name, value))
+    _check_kinds(app)
+
+
+def _check_kinds(app: Application) -> None:
     for name in FLAGS:
         if not isinstance(getattr(app, name), bool):
             raise ApplicationError(name, f"{name} must be true or false")
     if app.down_payment > app.declared_price:
         raise ApplicationError("down_payment", "down payment above the declared price")
-    if not Decimal(0) <= app.annual_rate <= Decimal(1):
+    if not ZERO <= app.annual_rate <= ONE:
         raise ApplicationError("annual_rate", f"annual_rate {app.annual_rate} is outside 0..1")
     if app.usage is not None and app.usage not in USAGES:
         raise ApplicationError("usage", f"unknown usage {app.usage!r}")
@@ -125,7 +132,7 @@ def check_frame(frame: pd.DataFrame, strategy: Strategy) -> None:
     down = frame["down_payment"].to_numpy(dtype=float)
     _refuse(frame, down > frame["declared_price"].to_numpy(dtype=float), "down_payment",
             "down payment above the declared price")
-    rate = pd.to_numeric(frame["annual_rate"].astype(str), errors="coerce").to_numpy(dtype=float)
+    rate = pd.to_numeric(frame["annual_rate"], errors="coerce").to_numpy(dtype=float)
     _refuse(frame, np.isnan(rate) | (rate < 0) | (rate > 1), "annual_rate",
             "annual_rate outside 0..1")
     usage = frame["usage"]

@@ -10,6 +10,7 @@ looser value.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -134,6 +135,22 @@ class Strategy:
     @property
     def content_hash(self) -> str:
         return content_hash(self.raw)
+
+    @functools.cached_property
+    def cell_bps(self) -> dict[tuple[str, str, str], tuple[int, int]]:
+        """(segment, customer tier, dealer tier) -> (tolerance, LTV) in whole basis points:
+        compiled once per strategy object, never per decision."""
+        return {(seg, ct, dtier): (_bps(tol), _bps(self.ltv_max[seg][ct][dtier]))
+                for seg, rows in self.price_tolerance.items() for ct, cells in rows.items()
+                for dtier, tol in cells.items()}
+
+    @functools.cached_property
+    def refer_gap_bps(self) -> int:
+        return _bps(self.refer_gap)
+
+
+def _bps(ratio: Decimal) -> int:
+    return int((ratio * 10_000).to_integral_value())
 
 
 def canonical_json(data: Any) -> str:

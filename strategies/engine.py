@@ -9,8 +9,10 @@ perform the same IEEE operations and agree exactly.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from .applications import ApplicationError as ApplicationError
 from .applications import check_application
@@ -55,8 +57,9 @@ class ValuationInput:
     confidence_level: str
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
+    """One step of a decision: the amount before and after it and the reason it cut."""
+
     name: str
     before: int | None
     after: int | None
@@ -99,11 +102,19 @@ def customer_tier(strategy: Strategy, score: int | None, tier: str | None) -> st
     return strategy.customer_tiers[-1]
 
 
+@functools.lru_cache(maxsize=4096)
 def bps(ratio: Decimal) -> int:
-    """A ratio in whole basis points (grids are validated to at most 4 decimals in effect)."""
+    """A ratio in whole basis points (ratios are validated to at most 4 decimals)."""
     return int((ratio * BPS).to_integral_value())
 
 
+def gap_bps(declared: int, basis: int) -> int:
+    """(declared - basis) / basis in whole basis points, rounded half to even."""
+    q, r = divmod((declared - basis) * BPS, basis)
+    return q + (1 if 2 * r > basis or (2 * r == basis and q % 2 == 1) else 0)
+
+
+@functools.lru_cache(maxsize=4096)
 def annuity_factor(annual_rate: Decimal, term_months: int) -> float:
     """Present value of 1 a month for `term_months` months at `annual_rate` / 12 a month."""
     monthly = float(annual_rate) / 12
@@ -230,16 +241,18 @@ def decide(app: Application, val: ValuationInput, strategy: Strategy) -> Decisio
     cuts: dict[str, int] = {}
     tol = strategy.price_tolerance[segment][ctier][dtier]
     ltv = strategy.ltv_max[segment][ctier][dtier]
+    tol_bps, ltv_bps = strategy.cell_bps[(segment, ctier, dtier)]
     basis = val.value
     reg_cap = facts.regulatory_cap
     requested = app.declared_price - app.down_payment
     recognized, after_ltv, after_price, after_reg = grid_limit(
-        app.declared_price, requested, basis, bps(tol), bps(ltv), facts.is_new, bps(reg_cap))
+        app.declared_price, requested, basis, tol_bps, ltv_bps, facts.is_new, bps(reg_cap))
     steps.append(Step("recognized_price", app.declared_price, recognized,
                       "PRICE_CAPPED" if recognized < app.declared_price else None,
                       f"valuation {basis} x (1 + {tol})"))
-    gap = (Decimal(app.declared_price - basis) / Decimal(basis)).quantize(Decimal("0.0001"))
-    if gap > strategy.refer_gap:
+    gap_in_bps = gap_bps(app.declared_price, basis)
+    gap = Decimal(gap_in_bps).scaleb(-4)
+    if gap_in_bps > strategy.refer_gap_bps:
         refers.append("PRICE_GAP_EXCESSIVE")
         steps.append(Step("price_gap", None, None, "PRICE_GAP_EXCESSIVE",
                           f"declared {gap:.2%} above the valuation > {strategy.refer_gap:.0%}"))
@@ -253,8 +266,7 @@ def decide(app: Application, val: ValuationInput, strategy: Strategy) -> Decisio
     if app.dealer_tier is None:
         best = strategy.dealer_tiers[0]
         with_best = grid_limit(app.declared_price, requested, basis,
-                               bps(strategy.price_tolerance[segment][ctier][best]),
-                               bps(strategy.ltv_max[segment][ctier][best]), facts.is_new,
+                               *strategy.cell_bps[(segment, ctier, best)], facts.is_new,
                                bps(reg_cap))[3]
         cuts["DEALER_TIER_UNKNOWN"] = max(with_best - amount, 0)
         steps.append(Step("dealer_tier", with_best, amount, "DEALER_TIER_UNKNOWN",

@@ -16,6 +16,7 @@ from .facts import (
     NEW_CAR_MAX_DAYS,
     NEW_CAR_MAX_KM,
     NO_CAP,
+    SEGMENTS,
     USED_CAP,
 )
 
@@ -36,14 +37,14 @@ def _facts(f: pd.DataFrame, reg: pd.Series, on: pd.Series) -> dict[str, np.ndarr
     nev = f["energy_type"].isin(NEV).to_numpy()
     commercial = (usage.isna() | usage.isin(COMMERCIAL)).to_numpy()
     is_new = asserted & plausible
-    kind = np.where(nev, "nev", "ice")
-    segment = np.where(commercial, np.char.add("commercial_", kind),
-                       np.char.add(np.where(is_new, "new_", "used_"), kind)).astype(object)
+    # positions in facts.SEGMENTS: new_ice, new_nev, used_ice, used_nev, commercial_ice, _nev
+    code = np.where(commercial, 4, np.where(is_new, 0, 2)) + nev.astype(np.int64)
+    segment = np.array(SEGMENTS, dtype=object)[code]
     cap = np.full(len(f), bps(NO_CAP), dtype=np.int64)
     cap = np.where(~is_new, np.minimum(cap, bps(USED_CAP)), cap)
     commercial_cap = np.where(nev, bps(COMMERCIAL_NEV_CAP), bps(COMMERCIAL_ICE_CAP))
     cap = np.where(commercial, np.minimum(cap, commercial_cap), cap)
-    return {"is_new": is_new, "segment": segment, "reg_cap": cap,
+    return {"is_new": is_new, "segment": segment, "segment_code": code, "reg_cap": cap,
             "new_claim_rejected": asserted & ~plausible, "usage_unknown": usage.isna().to_numpy()}
 
 
@@ -56,12 +57,25 @@ def _customer_tiers(frame: pd.DataFrame, strategy: Strategy) -> np.ndarray:
     return np.where(given.notna(), given, tiers).astype(object)
 
 
+def _codes(values: np.ndarray, names: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Each value's position in `names` (checked inputs: every value is one of them)."""
+    return pd.Categorical(values, categories=list(names)).codes.astype(np.int64)
+
+
 def _grid(strategy: Strategy, name: str, seg: np.ndarray, ct: np.ndarray,
           dt_: np.ndarray) -> np.ndarray:
-    grid = getattr(strategy, name)
-    lookup = {(s, c, d): bps(v) for s, row in grid.items() for c, cells in row.items()
-              for d, v in cells.items()}
-    return np.array([lookup[key] for key in zip(seg, ct, dt_, strict=True)], dtype=np.int64)
+    """The grid's cells in basis points for (segment, customer tier, dealer tier) positions,
+    by one table lookup for the whole frame."""
+    which = 0 if name == "price_tolerance" else 1
+    table = np.array([[[strategy.cell_bps[(s, c, d)][which] for d in strategy.dealer_tiers]
+                       for c in strategy.customer_tiers] for s in SEGMENTS], dtype=np.int64)
+    return table[seg, ct, dt_]
+
+
+def _per_product(strategy: Strategy, products: np.ndarray, attribute: str) -> np.ndarray:
+    names = list(strategy.products)
+    values = np.array([getattr(strategy.products[p], attribute) for p in names], dtype=np.int64)
+    return values[_codes(products, names)]
 
 
 def _annuity(rate: np.ndarray, term: np.ndarray) -> np.ndarray:
@@ -104,8 +118,8 @@ def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
     term = f["term_months"].to_numpy(dtype=np.int64)
     age = ((on.dt.year - reg.dt.year) * 12 + on.dt.month - reg.dt.month).to_numpy()
     products = f["product"].fillna(strategy.default_product).to_numpy(dtype=object)
-    pmin_term = np.array([strategy.products[p].min_term_months for p in products], dtype=np.int64)
-    pmax_term = np.array([strategy.products[p].max_term_months for p in products], dtype=np.int64)
+    pmin_term = _per_product(strategy, products, "min_term_months")
+    pmax_term = _per_product(strategy, products, "max_term_months")
 
     decline_codes = [
         ("SEGMENT_NOT_OFFERED", ~np.isin(seg, rules.segments_offered)),
@@ -120,8 +134,11 @@ def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
     refer_codes = [("REFER_LOW_CONFIDENCE",
                     f["confidence_level"].isin(rules.refer_confidence_levels).to_numpy())]
 
-    tol = _grid(strategy, "price_tolerance", seg, ct, dtier)
-    ltv = _grid(strategy, "ltv_max", seg, ct, dtier)
+    seg_code = facts["segment_code"]
+    ct_code = _codes(ct, strategy.customer_tiers)
+    dt_code = _codes(dtier, strategy.dealer_tiers)
+    tol = _grid(strategy, "price_tolerance", seg_code, ct_code, dt_code)
+    ltv = _grid(strategy, "ltv_max", seg_code, ct_code, dt_code)
     reg_cap = facts["reg_cap"]
     requested = declared - f["down_payment"].to_numpy(dtype=np.int64)
     recognized, after_ltv, after_price, after_reg = _grid_limit(
@@ -139,13 +156,14 @@ def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
     amount = cap(requested, after_ltv, "LTV_CAP")
     amount = cap(amount, after_price, "PRICE_CAPPED")
     amount = cap(amount, after_reg, "REGULATORY_LTV_CAP")
-    best = np.full(n, strategy.dealer_tiers[0], dtype=object)
+    best = np.zeros(n, dtype=np.int64)  # the first (best) dealer tier
     with_best = _grid_limit(declared, requested, basis,
-                            _grid(strategy, "price_tolerance", seg, ct, best),
-                            _grid(strategy, "ltv_max", seg, ct, best), is_new, reg_cap)[3]
+                            _grid(strategy, "price_tolerance", seg_code, ct_code, best),
+                            _grid(strategy, "ltv_max", seg_code, ct_code, best), is_new,
+                            reg_cap)[3]
     cuts["DEALER_TIER_UNKNOWN"] = np.where(dealer_given, 0, np.maximum(with_best - amount, 0))
     before_adjustments = amount
-    factor = _annuity(f["annual_rate"].astype(str).astype(float).to_numpy(), term)
+    factor = _annuity(pd.to_numeric(f["annual_rate"]).to_numpy(dtype=float), term)
     income = f["monthly_income"].to_numpy(dtype=np.int64)
     debt = f["monthly_debt_payments"].to_numpy(dtype=np.int64)
     for adj in strategy.adjustments:
@@ -157,12 +175,11 @@ def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
             code = "PTI_CAP" if adj.type == "payment_to_income" else "DTI_CAP"
             amount = cap(amount, (payment * factor).astype(np.int64), code)
         elif adj.type == "product_bounds":
-            pmax = np.array([strategy.products[p].max_amount for p in products], dtype=np.int64)
-            amount = cap(amount, pmax, "PRODUCT_MAX")
+            amount = cap(amount, _per_product(strategy, products, "max_amount"), "PRODUCT_MAX")
         else:
             assert adj.unit is not None
             amount = cap(amount, amount // adj.unit * adj.unit, "ROUNDING")
-    pmin = np.array([strategy.products[p].min_amount for p in products], dtype=np.int64)
+    pmin = _per_product(strategy, products, "min_amount")
     decline_codes.append(("BELOW_PRODUCT_MIN", amount < pmin))
 
     declined = np.zeros(n, dtype=bool)
@@ -194,17 +211,27 @@ def _gap_bps(declared: np.ndarray, basis: np.ndarray) -> np.ndarray:
 
 
 def _rank_reasons(n: int, declines: list, refers: list, cuts: dict[str, np.ndarray],
-                  unknown_dealer: np.ndarray) -> list[str]:
-    """engine.rank_reasons per row."""
-    out = []
+                  unknown_dealer: np.ndarray) -> np.ndarray:
+    """engine.rank_reasons, vectorised: every candidate code gets a sort key per row (declines
+    in order, then refers, then cuts by size and name, then an unknown dealer that cut
+    nothing); the first four present codes are joined, one string per distinct choice."""
     names = sorted(cuts)
-    cut_matrix = np.stack([cuts[c] for c in names], axis=1) if names else np.zeros((n, 0))
-    for i in range(n):
-        codes = [c for c, m in declines if m[i]] + [c for c, m in refers if m[i]]
-        ranked = sorted((-int(cut_matrix[i, j]), names[j]) for j in range(len(names))
-                        if cut_matrix[i, j] > 0)
-        codes += [c for _, c in ranked]
-        if unknown_dealer[i]:
-            codes.append("DEALER_TIER_UNKNOWN")
-        out.append("|".join(list(dict.fromkeys(codes))[:MAX_PRINCIPAL_REASONS]))
-    return out
+    codes = [c for c, _ in declines] + [c for c, _ in refers] + names + ["DEALER_TIER_UNKNOWN"]
+    absent = np.iinfo(np.int64).max
+    keys = np.full((n, len(codes)), absent, dtype=np.int64)
+    for j, (_, mask) in enumerate(declines + refers):
+        keys[:, j] = np.where(mask, j, absent)
+    base = len(declines) + len(refers)
+    limit = 1 << 40  # more than any cut in whole currency units
+    for k, name in enumerate(names):
+        cut = cuts[name]
+        keys[:, base + k] = np.where(cut > 0, 64 + (limit - cut) * 64 + k, absent)
+    dealer_cut = cuts.get("DEALER_TIER_UNKNOWN", np.zeros(n, dtype=np.int64))
+    keys[:, -1] = np.where(unknown_dealer & (dealer_cut <= 0), absent - 1, absent)
+    top = np.argsort(keys, axis=1, kind="stable")[:, :MAX_PRINCIPAL_REASONS]
+    present = np.take_along_axis(keys, top, axis=1) < absent
+    chosen = np.where(present, top, len(codes))  # len(codes): no code
+    combo = chosen @ (np.int64(len(codes) + 1) ** np.arange(MAX_PRINCIPAL_REASONS))
+    _, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
+    texts = ["|".join(codes[j] for j in chosen[i] if j < len(codes)) for i in first]
+    return np.array(texts, dtype=object)[inverse]

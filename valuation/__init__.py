@@ -8,6 +8,7 @@ model loaded once per process) and `cli`. Below it the wings, imported downward 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -19,6 +20,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """The application factory: a table of contents of `init_app` calls."""
     from . import clock, errors, serving
     from .http import credit, docs, health, metrics, models, strategies, valuations
+    from .instance import api_key_secret
     from .store import db
 
     settings = config if isinstance(config, Config) else Config.from_env()
@@ -29,6 +31,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=app.config["LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     clock.set_zone(app.config["BUSINESS_TIMEZONE"])
+    app.extensions["api_key_secret"] = api_key_secret(app.config["API_KEY_SECRET"],
+                                                      Path(app.instance_path))
     db.init_app(app)
     serving.init_app(app)
     docs.init_app(app)  # the OpenAPI document first: the resource blueprints register on it

@@ -259,7 +259,8 @@ def keys_create(role: str, dealer_id: str | None, name: str) -> None:
     """Create a key and print it once (the last word of the output)."""
     try:
         with _session() as session, session.begin():
-            key = api_keys.create_key(session, role, name, dealer_id)
+            key = api_keys.create_key(session, role, name, dealer_id,
+                                      Config.from_env().api_key_secret())
     except ValuationError as exc:
         _fail(exc)
     except SQLAlchemyError as exc:

@@ -15,11 +15,12 @@
 | BUSINESS_TIMEZONE | Asia/Shanghai | IANA zone of every business "today" (decisions, valuations) |
 | VALUATION_MAX_AGE_DAYS | 30 | a stored valuation older than this cannot back a credit decision |
 | VALUATION_DATE_TOLERANCE_DAYS | 3 | max days between a decision and its valuation date |
+| API_KEY_SECRET | (generated in <instance>/api_key_secret) | keys the HMAC digests of API keys |
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ class Config:
     BUSINESS_TIMEZONE: str = "Asia/Shanghai"
     VALUATION_MAX_AGE_DAYS: int = 30
     VALUATION_DATE_TOLERANCE_DAYS: int = 3
+    API_KEY_SECRET: str = field(default="", repr=False)
     TESTING: bool = False
 
     @classmethod
@@ -69,7 +71,13 @@ class Config:
             BUSINESS_TIMEZONE=_env("BUSINESS_TIMEZONE", "Asia/Shanghai"),
             VALUATION_MAX_AGE_DAYS=int(_env("VALUATION_MAX_AGE_DAYS", "30")),
             VALUATION_DATE_TOLERANCE_DAYS=int(_env("VALUATION_DATE_TOLERANCE_DAYS", "3")),
+            API_KEY_SECRET=_env("API_KEY_SECRET", ""),
         )
+
+    def api_key_secret(self) -> bytes:
+        """The API-key digest secret: the setting, else the instance's generated one."""
+        from .instance import api_key_secret
+        return api_key_secret(self.API_KEY_SECRET, self.INSTANCE_PATH)
 
     def as_flask(self) -> dict[str, Any]:
         """Upper-case settings for `app.config`."""

@@ -5,7 +5,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 
 from ..errors import Forbidden
 from ..services.keys import authenticate
@@ -18,8 +18,9 @@ def require(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def inner(*args: Any, **kwargs: Any) -> Any:
-            with db.session() as session:
-                principal = authenticate(session, request.headers.get("Authorization"))
+            with db.session() as session, session.begin():
+                principal = authenticate(session, request.headers.get("Authorization"),
+                                         current_app.extensions["api_key_secret"])
             if principal.role not in roles:
                 raise Forbidden(f"role {principal.role} may not do this; needs "
                                 f"{' or '.join(roles)}")

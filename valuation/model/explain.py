@@ -54,9 +54,15 @@ def breakdown(cars: pd.DataFrame, value: Valuer, defaults: dict, km_per_year: fl
             step[field] = cars[field]
         stages.append(step)
     values = value(pd.concat(stages, ignore_index=True)).reshape(len(stages), len(cars))
+    return compose(values, learned)
+
+
+def compose(values: np.ndarray, learned: dict[str, bool]) -> list[dict]:
+    """The breakdown of each car (a column of `values`: the reference, then one stage per
+    group): base, signed adjustments of the rounded running total, and their source."""
     rounded = np.round(values).astype(np.int64)
     out = []
-    for i in range(len(cars)):
+    for i in range(values.shape[1]):
         items = []
         for k, (group, fields) in enumerate(GROUPS, start=1):
             source = "learned" if all(learned.get(f, True) for f in fields) else (

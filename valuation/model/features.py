@@ -6,6 +6,7 @@ refuses a model whose card disagrees (see registry.check_card).
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,60 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
     if "price" in out.columns:
         out["retention"] = out["price"] / out["new_price"]
     return out
+
+
+def derive_record(typed: dict[str, Any]) -> dict[str, Any]:
+    """`derive` for one validated record (dates as `datetime.date`), in plain Python."""
+    out = dict(typed)
+    days = (typed["valuation_date"] - typed["first_registration"]).days
+    out["age_months"] = max(days / DAYS_PER_MONTH, 0.0)
+    out["mileage_per_year_km"] = typed["mileage_km"] / max(out["age_months"] / 12, 1 / 12)
+    out["is_nev"] = 1.0 if typed["energy_type"] in NEV_ENERGY else 0.0
+    out["is_commercial"] = 1.0 if typed["usage"] in COMMERCIAL_USAGE else 0.0
+    new_price = typed["new_price"]
+    out["log_new_price"] = float(np.log(new_price)) if new_price is not None else math.nan
+    vd = typed["valuation_date"]
+    out["valuation_month"] = float((vd.year - 2000) * 12 + vd.month - 1)
+    return out
+
+
+def fill_record(derived: dict[str, Any], defaults: dict[str, Any], expected_soh: float
+                ) -> tuple[dict[str, Any], list[str]]:
+    """`fill_defaults` for one derived record: the filled record and the fields assumed, in
+    the same order."""
+    out = dict(derived)
+    spec = defaults.get("series_specs", {}).get(f"{derived['brand']}|{derived['series']}", {})
+    fills: dict[str, Any] = {col: spec.get(col) for col in SPEC_NUMERIC + SPEC_CATEGORICAL}
+    fills["model_year"] = float(derived["first_registration"].year)
+    fills.update(ASSUMED_VALUES)
+    fills.update({k: defaults.get(k) for k in MEDIAN_FILLED if defaults.get(k) is not None})
+    fills["battery_soh_pct"] = expected_soh if derived["is_nev"] == 1 else None
+    assumed = []
+    for col, value in fills.items():
+        if _missing(out.get(col)) and value is not None:
+            out[col] = value
+            assumed.append(col)
+        elif _missing(out.get(col)):
+            out[col] = None
+    for col in SPEC_NUMERIC + MEDIAN_FILLED + ("model_year", "battery_soh_pct"):
+        out[col] = math.nan if _missing(out[col]) else float(out[col])
+    return out, assumed
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def model_row(record: dict[str, Any], neutral: tuple[str, ...] = ()) -> list[Any]:
+    """`model_input` for one completed record: the model's values in contract order."""
+    row: list[Any] = []
+    for name in CATEGORICAL:
+        value = record.get(name)
+        row.append(MISSING_CATEGORY if name in neutral or _missing(value) else str(value))
+    for name in NUMERIC:
+        number = record.get(name)
+        row.append(math.nan if name in neutral or number is None else float(number))
+    return row
 
 
 def series_key(frame: pd.DataFrame) -> pd.Series:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from catboost import CatBoostRegressor
+from catboost import CatBoostRegressor, Pool
 
 from . import features, priors
 from .record import validate_frame
@@ -79,6 +79,22 @@ class Predictor:
             base = base + np.log(derived["new_price"].to_numpy(dtype=float))
         return base
 
+    def offset_one(self, record: dict[str, Any]) -> float:
+        """`offset` for one derived record (the same numpy operations, so the same bits)."""
+        base = float(self.card["target"]["center"])
+        if self.card["target"]["mode"] == "retention":
+            base = float(np.float64(base) + np.log(np.float64(record["new_price"])))
+        return base
+
+    @staticmethod
+    def raw_predict(model: CatBoostRegressor, rows: list[list[Any]]) -> np.ndarray:
+        """The model's raw output for rows of `features.model_row` values: one pool, one
+        thread, no per-call parameter handling (a few rows cost microseconds, not the
+        milliseconds of `predict` on a DataFrame). Same numbers as `model.predict`."""
+        pool = Pool(rows, cat_features=list(model.get_cat_feature_indices()))
+        return np.asarray(model._object._base_predict(pool, "RawFormulaVal", 0, 0, 1, False,
+                                                      "CPU"))
+
     @property
     def point_shift(self) -> float:
         """Log shift of the point model (squared-error models: to the 45th percentile)."""
@@ -113,18 +129,14 @@ class Predictor:
         derived, assumed = self.complete(features.derive(checked.frame))
         return derived, errors, imputed, assumed
 
-    def point_values(self, raw: pd.DataFrame) -> np.ndarray:
-        """Only the point value (model x priors) of valid canonical records (NaN if invalid);
-        what the breakdown and residual forecast evaluate many times."""
-        derived, errors, _, _ = self.prepare(raw)
-        out = np.full(len(derived), np.nan)
-        ok = (errors == "").to_numpy()
-        if ok.any():
-            rows = derived[ok]
-            x = features.model_input(rows, self.neutral)
-            point = self.point.predict(x) + self.offset(rows) + self.point_shift
-            out[ok] = np.exp(point) * priors.combined(priors.factors(rows, self.card["priors"]))
-        return out
+    def point_values(self, rows: pd.DataFrame) -> np.ndarray:
+        """Only the point value (model x priors) of typed canonical rows the service built
+        itself (the breakdown's stages, the residual points): derived and completed, never
+        validated again."""
+        derived, _ = self.complete(features.derive(rows))
+        x = features.model_input(derived, self.neutral)
+        point = self.point.predict(x) + self.offset(derived) + self.point_shift
+        return np.exp(point) * priors.combined(priors.factors(derived, self.card["priors"]))
 
     def predict(self, raw: pd.DataFrame, today: dt.date | None = None) -> pd.DataFrame:
         """Value canonical records. Returns one row per input row: value, value_low,

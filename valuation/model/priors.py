@@ -17,6 +17,7 @@ Sources of the rules of thumb (documented here, stored with each model):
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -98,6 +99,40 @@ def factors(derived: pd.DataFrame, priors: dict[str, dict[str, Any]]) -> pd.Data
         else:
             factor = derived[field].map(USAGE_FACTORS)
         out[field] = pd.to_numeric(factor, errors="coerce").astype(float).fillna(1.0)
+    return out
+
+
+def expected_soh_one(age_months: float, mileage_km: float) -> float:
+    soh = 100 - SOH_LOSS_PER_YEAR * age_months / 12 - SOH_LOSS_PER_50K_KM * mileage_km / 50_000
+    return max(soh, SOH_FLOOR)
+
+
+def factors_record(derived: dict[str, Any], priors: dict[str, dict[str, Any]]
+                   ) -> dict[str, float]:
+    """`factors` for one completed record: {field: factor} for each applied prior."""
+    out: dict[str, float] = {}
+    for field, spec in priors.items():
+        if not spec["applied"]:
+            continue
+        value = derived[field]
+        factor: float | None
+        if field == "battery_soh_pct":
+            factor = None
+            if derived["is_nev"] == 1 and value is not None and not math.isnan(value):
+                gap = value - expected_soh_one(derived["age_months"], derived["mileage_km"])
+                factor = min(max(1 + SOH_VALUE_PER_POINT * gap, SOH_FACTOR_BOUNDS[0]),
+                             SOH_FACTOR_BOUNDS[1])
+        elif field in ("flood_damage", "fire_damage"):
+            damaged = FLOOD_FACTOR if field == "flood_damage" else FIRE_FACTOR
+            factor = damaged if value is True else 1.0
+        elif field == "accident":
+            factor = ACCIDENT_FACTORS.get(value) if value is not None else None
+        elif field == "transfer_count":
+            factor = None if value is None or math.isnan(value) else max(
+                1 - TRANSFER_STEP * max(value - 1, 0), TRANSFER_FLOOR)
+        else:
+            factor = USAGE_FACTORS.get(value) if value is not None else None
+        out[field] = 1.0 if factor is None else float(factor)
     return out
 
 

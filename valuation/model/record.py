@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,7 @@ COMMERCIAL_USAGE = frozenset({"commercial", "ride_hailing"})
 MAX_MILEAGE_KM = 2_000_000
 # Above this yearly distance a car's odometer is not believable (a taxi does about 100,000 km/yr).
 MAX_KM_PER_YEAR = 250_000
+YEAR_RANGE = (1678, 2261)  # dates pandas can hold; any other year is an invalid date
 
 
 @dataclass(frozen=True)
@@ -106,10 +109,12 @@ def parse_dates(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = col.astype("string").str.strip().str.slice(0, 10)
     present = text.notna() & (text != "")
     out = pd.Series(pd.NaT, index=col.index, dtype="datetime64[ns]")
+    year = pd.to_numeric(text.str.slice(0, 4), errors="coerce")
+    in_range = year.between(*YEAR_RANGE).fillna(False).astype(bool)  # pandas' Timestamp range
     for pattern, fmt, suffix in ((r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d", ""),
                                  (r"^\d{4}-\d{2}$", "%Y-%m-%d", "-15"),
                                  (r"^\d{4}$", "%Y-%m-%d", "-07-01")):
-        mask = present & text.str.match(pattern).fillna(False).astype(bool)
+        mask = present & in_range & text.str.match(pattern).fillna(False).astype(bool)
         if mask.any():
             out[mask] = pd.to_datetime(text[mask] + suffix, format=fmt, errors="coerce")
     return out, present & out.isna()
@@ -170,6 +175,97 @@ def parse_column(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
         in_bounds &= number.fillna(1) > 0
     bad |= present & ~in_bounds
     return number.where(~bad), bad
+
+
+def _text(value: Any) -> str | None:
+    """A value as the frame path reads it: stripped text, None when absent."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value).strip()
+
+
+def _date_value(value: Any) -> tuple[dt.date | None, bool]:
+    """parse_dates for one value: (date, present but invalid)."""
+    text = _text(value)
+    if not text:
+        return None, False
+    text = text[:10]
+    if not text[:4].isdigit() or not YEAR_RANGE[0] <= int(text[:4]) <= YEAR_RANGE[1]:
+        return None, True
+    try:
+        if len(text) == 10 and text[4] == "-" and text[7] == "-" and text.replace("-", "").isdigit():
+            return dt.date(int(text[:4]), int(text[5:7]), int(text[8:])), False
+        if len(text) == 7 and text[4] == "-" and text.replace("-", "").isdigit():
+            return dt.date(int(text[:4]), int(text[5:7]), 15), False
+        if len(text) == 4 and text.isdigit():
+            return dt.date(int(text), 7, 1), False
+    except ValueError:
+        pass
+    return None, True
+
+
+def _number(text: str) -> float | None:
+    if "_" in text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def parse_value(value: Any, field: Field) -> tuple[Any, bool]:
+    """`parse_column` for one value: (typed value or None, present but invalid)."""
+    if field.kind == "date":
+        return _date_value(value)
+    text = _text(value)
+    if text is None or text == "" or text.lower() == "nan":
+        return None, False
+    if field.kind == "str":
+        return text, False
+    if field.kind == "enum":
+        return (text.lower(), False) if text.lower() in ENUMS[field.name] else (None, True)
+    if field.kind == "bool":
+        low = text.lower()
+        return (True, False) if low in _TRUE else ((False, False) if low in _FALSE else (None, True))
+    number = _number(text)
+    if number is None or not math.isfinite(number):
+        return None, True
+    bad = (field.kind == "int" and number != math.floor(number)) or \
+        (field.minimum is not None and number < field.minimum) or \
+        (field.maximum is not None and number > field.maximum) or (field.positive and number <= 0)
+    return (None, True) if bad else (number, False)
+
+
+def validate_record(raw: dict[str, Any], today: dt.date | None = None
+                    ) -> tuple[dict[str, Any], list[str]]:
+    """`validate_frame(training=False)` for one record, in plain Python (the hot path of a
+    single valuation): the typed canonical fields and the reasons the record is invalid, in the
+    same order and words. A test holds the two paths to the same answer."""
+    today = today or clock.today()
+    typed: dict[str, Any] = {}
+    reasons: list[str] = []
+    for field in FIELDS:
+        value, bad = parse_value(raw.get(field.name), field)
+        if field.name == "valuation_date" and value is None and not bad:
+            value = today
+        typed[field.name] = value
+        if field.required and value is None and not bad:
+            reasons.append(f"missing {field.name}")
+        if bad:
+            reasons.append(f"invalid {field.name}")
+    reg, val = typed["first_registration"], typed["valuation_date"]
+    if val is not None and val > today:
+        reasons.append("valuation date in the future")
+    if reg is not None and reg > today:
+        reasons.append("registration in the future")
+    after = reg is not None and val is not None and reg > val
+    if after:
+        reasons.append("registration after valuation date")
+    if reg is not None and val is not None and typed["mileage_km"] is not None and not after:
+        years = max((val - reg).days / 365.25, 1 / 12)
+        if typed["mileage_km"] / years > MAX_KM_PER_YEAR:
+            reasons.append("impossible mileage")
+    return typed, reasons
 
 
 def validate_frame(raw: pd.DataFrame, *, training: bool,

@@ -3,7 +3,6 @@
 runs), stores every decision with its inputs, and replays it."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -51,7 +50,7 @@ def run(inputs: dict[str, Any], strategy: Strategy) -> dict[str, Any]:
         "final_limit": decision.final_limit,
         "reasons": [{"code": code, **strategy.reasons.get(code, {})}
                     for code in decision.reasons],
-        "steps": [dataclasses.asdict(step) for step in decision.steps],
+        "steps": [step._asdict() for step in decision.steps],
         "facts": {
             "is_new": {"asserted": a["is_new"], "used": facts.is_new},
             "usage": {"asserted": a["usage"],

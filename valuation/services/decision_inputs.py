@@ -9,7 +9,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 from sqlalchemy.orm import Session
 
 from strategies.document import Strategy
@@ -17,7 +16,7 @@ from strategies.document import Strategy
 from .. import clock
 from ..errors import InvalidInput, NotFound, ServiceUnavailable
 from ..model.predictor import Predictor
-from ..model.record import earliest_date, validate_frame
+from ..model.record import earliest_date, validate_record
 from ..store.tables import DealerRecord, ValuationRecord, utcnow
 from . import valuations
 from .keys import Principal
@@ -78,10 +77,6 @@ def _valuation(session: Session, predictor: Predictor | None, principal: Princip
     return body, car, car.get("vin")
 
 
-def _flag(value: Any) -> bool:
-    return False if pd.isna(value) else bool(value)
-
-
 def _dealer_tier(session: Session, dealer: dict[str, Any]) -> str | None:
     if dealer.get("tier"):
         return str(dealer["tier"])
@@ -97,10 +92,9 @@ def build_inputs(session: Session, predictor: Predictor | None, principal: Princ
     body, car, vin = _valuation(session, predictor, principal, request, strategy, rules,
                                 decision_date)
     # the stored request may come from a CSV batch (all text): type it as the record does
-    typed = validate_frame(pd.DataFrame([car]), training=False,
-                           today=dt.date.fromisoformat(body["valuation_date"])).frame.iloc[0]
+    typed, _ = validate_record(car, dt.date.fromisoformat(body["valuation_date"]))
     customer = request["customer"]
-    usage = None if pd.isna(typed["usage"]) else str(typed["usage"])
+    usage = typed["usage"]
     return {
         "application": {
             "application_id": request["application_id"],
@@ -111,8 +105,8 @@ def build_inputs(session: Session, predictor: Predictor | None, principal: Princ
             # hard rules take the worst case of a partial date: its earliest day
             "first_registration": str(earliest_date(str(car["first_registration"]))),
             "mileage_km": float(typed["mileage_km"]),
-            "flood_damage": _flag(typed["flood_damage"]),
-            "fire_damage": _flag(typed["fire_damage"]),
+            "flood_damage": typed["flood_damage"] is True,
+            "fire_damage": typed["fire_damage"] is True,
             "monthly_income": customer["monthly_income"],
             "monthly_debt_payments": customer.get("monthly_debt_payments", 0),
             "decision_date": str(decision_date),

@@ -32,8 +32,21 @@ def _digest(secret: str, salt: str) -> str:
     return hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt), n=2**12, r=8, p=1).hex()
 
 
-def create_key(session: Session, role: str, name: str, dealer_id: str | None = None) -> str:
-    """Store a new key (hash only) and return it; it is shown once and never again."""
+def keyed_digest(key: str, server_secret: bytes) -> str:
+    """HMAC-SHA256 of the whole key under the server secret: an API key is a long random token,
+    not a password, so this keyed digest (microseconds) is what each request checks."""
+    return hmac.new(server_secret, key.encode(), hashlib.sha256).hexdigest()
+
+
+def secret_id(server_secret: bytes) -> str:
+    """Names a server secret without revealing it (which secret a stored digest used)."""
+    return hashlib.sha256(b"digest-key:" + server_secret).hexdigest()[:16]
+
+
+def create_key(session: Session, role: str, name: str, dealer_id: str | None = None,
+               server_secret: bytes | None = None) -> str:
+    """Store a new key (its scrypt hash and, given the server secret, its keyed digest) and
+    return it; it is shown once and never again."""
     if role not in ROLES:
         raise ValuationError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
     if not name.strip() or name.strip().endswith("-key"):
@@ -49,9 +62,12 @@ def create_key(session: Session, role: str, name: str, dealer_id: str | None = N
     prefix = secrets.token_hex(PREFIX_LEN // 2)
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_hex(16)
-    session.add(ApiKeyRecord(prefix=prefix, salt=salt, hash=_digest(secret, salt), role=role,
-                             dealer_id=dealer_id, name=name))
-    return f"{KEY_PREFIX}{prefix}.{secret}"
+    key = f"{KEY_PREFIX}{prefix}.{secret}"
+    session.add(ApiKeyRecord(
+        prefix=prefix, salt=salt, hash=_digest(secret, salt), role=role, dealer_id=dealer_id,
+        name=name, digest=keyed_digest(key, server_secret) if server_secret else None,
+        digest_key=secret_id(server_secret) if server_secret else None))
+    return key
 
 
 def revoke_key(session: Session, prefix: str) -> bool:
@@ -66,15 +82,25 @@ def list_keys(session: Session) -> list[ApiKeyRecord]:
     return list(session.scalars(select(ApiKeyRecord).order_by(ApiKeyRecord.id)))
 
 
-def authenticate(session: Session, header: str | None) -> Principal:
-    """The principal of an `Authorization: Bearer` header, or 401."""
+def authenticate(session: Session, header: str | None, server_secret: bytes) -> Principal:
+    """The principal of an `Authorization: Bearer` header, or 401. The key is checked by its
+    keyed digest; a key without a digest under this secret (created before digests, or under
+    another secret) is checked once against its scrypt hash and then gets one."""
     if not header or not header.startswith("Bearer "):
         raise Unauthorized("missing API key: send Authorization: Bearer <key>")
     key = header.removeprefix("Bearer ").strip()
     prefix, _, secret = key.removeprefix(KEY_PREFIX).partition(".")
     record = session.scalar(select(ApiKeyRecord).where(ApiKeyRecord.prefix == prefix))
-    if (record is None or record.revoked_at is not None or not secret
-            or not hmac.compare_digest(record.hash, _digest(secret, record.salt))):
+    if record is None or record.revoked_at is not None or not secret:
+        raise Unauthorized("invalid or revoked API key")
+    digest, current = keyed_digest(key, server_secret), secret_id(server_secret)
+    if record.digest is not None and record.digest_key == current:
+        valid = hmac.compare_digest(record.digest, digest)
+    else:
+        valid = hmac.compare_digest(record.hash, _digest(secret, record.salt))
+        if valid:
+            record.digest, record.digest_key = digest, current
+    if not valid:
         raise Unauthorized("invalid or revoked API key")
     return Principal(name=record.name, role=record.role, prefix=record.prefix,
                      dealer_id=record.dealer_id)

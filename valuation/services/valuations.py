@@ -16,6 +16,7 @@ from ..errors import InvalidInput, NotFound, ServiceUnavailable
 from ..model import explain
 from ..model.predictor import Predictor
 from ..model.record import NAMES
+from ..model.single import value_one
 from ..store.tables import ValuationRecord, utcnow
 from .keys import Principal
 
@@ -28,9 +29,45 @@ def _money(x: float) -> int:
     return int(np.sign(x) * np.floor(abs(x) + 0.5))
 
 
+def _body(predictor: Predictor, valuation_date: dt.date, value_low: float, value_high: float,
+          confidence: float, level: str, reasons: list[str], warnings: list[str],
+          parts: dict[str, Any], future: np.ndarray) -> dict[str, Any]:
+    """The valuation body (without id): retail is the breakdown's rounded total."""
+    retail = parts["total"]
+    low, high = min(_money(value_low), retail), max(_money(value_high), retail)
+    return {
+        "valuation_date": str(valuation_date),
+        "currency": predictor.card["currency"],
+        "model": predictor.ref,
+        "value": {"retail": retail, "low": low, "high": high, "lending": low},
+        "confidence": {"score": round(float(confidence), 3), "level": level,
+                       "reasons": list(reasons)},
+        "breakdown": {"base": parts["base"], "adjustments": parts["adjustments"]},
+        "residuals": [{"months": m, "value": min(_money(v), retail)}
+                      for m, v in zip(explain.RESIDUAL_MONTHS, future, strict=True)],
+        "warnings": list(warnings),
+    }
+
+
+def _learned(predictor: Predictor) -> dict[str, bool]:
+    return {f: not spec["applied"] for f, spec in predictor.card["priors"].items()}
+
+
+def value_car(predictor: Predictor, car: dict[str, Any], today: dt.date | None = None
+              ) -> dict[str, Any]:
+    """One car on the plain-Python hot path (`model.single`): the body, or {'error': {...}}."""
+    one = value_one(predictor, car, today)
+    if isinstance(one, str):
+        return {"error": {"message": one}}
+    parts = explain.compose(one.stages.reshape(-1, 1), _learned(predictor))[0]
+    return _body(predictor, one.valuation_date, one.low, one.high, one.confidence, one.level,
+                 one.reasons, one.warnings, parts, one.residuals)
+
+
 def value_cars(predictor: Predictor, cars: pd.DataFrame,
                today: dt.date | None = None) -> list[dict[str, Any]]:
-    """One result per row: the valuation body (without id) or {'error': {...}}."""
+    """One result per row (the vectorised path for batches): the valuation body (without id)
+    or {'error': {...}}."""
     cars = cars.reset_index(drop=True)
     canonical = cars[[c for c in NAMES if c in cars.columns and c != "price"]]
     pred, completed = predictor.predict_with_rows(canonical, today=today)
@@ -40,28 +77,16 @@ def value_cars(predictor: Predictor, cars: pd.DataFrame,
         return results
     rows = completed[ok].reset_index(drop=True)
     stage_cols = [c for c in NAMES if c != "price"]
-    learned = {f: not spec["applied"] for f, spec in predictor.card["priors"].items()}
     km_year = float(predictor.profile["median_km_per_year"])
     parts = explain.breakdown(rows[stage_cols], predictor.point_values,
-                              predictor.profile["defaults"], km_year, learned)
+                              predictor.profile["defaults"], km_year, _learned(predictor))
     future = explain.residuals(rows[stage_cols], predictor.point_values, km_year)
     chosen = pred[ok].reset_index(drop=True)
     for i, idx in enumerate(np.flatnonzero(ok)):
         p = chosen.iloc[i]
-        retail = parts[i]["total"]
-        low, high = min(_money(p["value_low"]), retail), max(_money(p["value_high"]), retail)
-        results[idx] = {
-            "valuation_date": str(rows["valuation_date"][i].date()),
-            "currency": predictor.card["currency"],
-            "model": predictor.ref,
-            "value": {"retail": retail, "low": low, "high": high, "lending": low},
-            "confidence": {"score": round(float(p["confidence"]), 3),
-                           "level": p["confidence_level"], "reasons": list(p["reasons"])},
-            "breakdown": {"base": parts[i]["base"], "adjustments": parts[i]["adjustments"]},
-            "residuals": [{"months": m, "value": min(_money(v), retail)}
-                          for m, v in zip(explain.RESIDUAL_MONTHS, future[i], strict=True)],
-            "warnings": list(p["warnings"]),
-        }
+        results[idx] = _body(predictor, rows["valuation_date"][i].date(), p["value_low"],
+                             p["value_high"], p["confidence"], p["confidence_level"],
+                             p["reasons"], p["warnings"], parts[i], future[i])
     return results
 
 
@@ -87,7 +112,7 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
            request: dict[str, Any]) -> tuple[str, str]:
     """Value one validated request, store it, return (id, exact response text)."""
     predictor = _require_model(predictor)
-    result = value_cars(predictor, pd.DataFrame([request]))[0]
+    result = value_car(predictor, request)
     if "error" in result:
         raise InvalidInput(result["error"]["message"], errors={"json": {
             "_schema": [result["error"]["message"]]}})

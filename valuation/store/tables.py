@@ -26,7 +26,8 @@ class Base(DeclarativeBase):
 
 
 class ApiKeyRecord(Base):
-    """An API key: only a salted hash is stored; `prefix` identifies it in logs."""
+    """An API key: only a salted scrypt hash and a keyed digest (HMAC-SHA256 under the server
+    secret named by `digest_key`) are stored; `prefix` identifies it in logs."""
 
     __tablename__ = "api_keys"
 
@@ -34,6 +35,8 @@ class ApiKeyRecord(Base):
     prefix: Mapped[str] = mapped_column(String(16), unique=True, nullable=False)
     salt: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(128), nullable=False)
+    digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    digest_key: Mapped[str | None] = mapped_column(String(16), nullable=True)
     role: Mapped[str] = mapped_column(String(32), nullable=False)
     dealer_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("dealers.id"),
                                                   nullable=True)

@@ -1,0 +1,90 @@
+"""In-process timings, each against the raw library call on the same machine in the same run:
+one valuation vs one CatBoost predict, batch valuation vs raw three-model prediction, one
+decision, and decisions over a frame."""
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+import pandas as pd
+
+from strategies.document import default_strategy
+from strategies.engine import Application, ValuationInput, decide
+from strategies.frame import decide_frame
+from valuation.model import demo_market, features
+from valuation.model.predictor import Predictor
+from valuation.services.valuations import value_car, value_cars
+
+CAR = {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol", "new_price": 200000,
+       "first_registration": "2021-06-01", "mileage_km": 45000, "usage": "private"}
+
+
+def median_seconds(call: Callable[[], object], repeat: int, number: int = 1) -> float:
+    """The median over `repeat` runs of the time of `number` calls, per call."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for _ in range(number):
+            call()
+        times.append((time.perf_counter() - started) / number)
+    return statistics.median(times)
+
+
+def interleaved(ours: Callable[[], object], raw: Callable[[], object], repeat: int,
+                number: int = 1) -> tuple[float, float]:
+    """Median seconds of both, measured alternately so that the machine's noise hits both."""
+    a, b = [], []
+    for _ in range(repeat):
+        a.append(median_seconds(ours, 1, number))
+        b.append(median_seconds(raw, 1, number))
+    return statistics.median(a), statistics.median(b)
+
+
+def one_valuation(predictor: Predictor, repeat: int = 300) -> dict[str, float]:
+    """Target 1: value, range, confidence, breakdown and residuals of one car vs one raw
+    `predict` of the point model on the same car's 1-row model input."""
+    derived, _, _, _ = predictor.prepare(pd.DataFrame([CAR]))
+    x = features.model_input(derived, predictor.neutral)
+    value_car(predictor, CAR)
+    ours, raw = interleaved(lambda: value_car(predictor, CAR), lambda: predictor.point.predict(x),
+                            repeat)
+    return {"ours_ms": ours * 1e3, "raw_ms": raw * 1e3, "ratio": ours / raw}
+
+
+def batch(predictor: Predictor, rows: int = 5_000, repeat: int = 3) -> dict[str, float]:
+    """Target 4 (in process): `valuation predict` (value, range, confidence) and the batch
+    body with breakdown and residuals, vs raw point + P10 + P90 prediction of the same rows."""
+    cars = demo_market.generate(rows, seed=9).drop(columns=["price", "valuation_date"])
+    derived, _, _, _ = predictor.prepare(cars)
+    x = features.model_input(derived, predictor.neutral)
+
+    def raw() -> None:
+        for model in (predictor.point, predictor.low, predictor.high):
+            model.predict(x)
+
+    predict, raw_s = interleaved(lambda: predictor.predict(cars), raw, repeat)
+    bodies = median_seconds(lambda: value_cars(predictor, cars), repeat)
+    return {"raw_rows_per_s": rows / raw_s, "predict_rows_per_s": rows / predict,
+            "predict_share": raw_s / predict, "bodies_rows_per_s": rows / bodies,
+            "bodies_share": raw_s / bodies}
+
+
+APPLICATION = Application(
+    application_id="b1", declared_price=100_000, down_payment=30_000, term_months=36,
+    annual_rate=Decimal("0.05"), is_new=False, energy_type="petrol", usage="private",
+    first_registration=dt.date(2020, 1, 1), mileage_km=50_000, flood_damage=False,
+    fire_damage=False, monthly_income=20_000, monthly_debt_payments=0,
+    decision_date=dt.date(2025, 1, 1), customer_score=700, customer_tier=None,
+    dealer_tier="T1")
+
+
+def decisions(frame: pd.DataFrame) -> dict[str, float]:
+    """Target 6: one `decide` and `decide_frame` over the simulation benchmark's frame."""
+    strategy = default_strategy()
+    value = ValuationInput(100_000, "high")
+    one = median_seconds(lambda: decide(APPLICATION, value, strategy), 15, 2_000)
+    many = median_seconds(lambda: decide_frame(frame, strategy), 5)
+    return {"decide_us": one * 1e6, "decide_frame_rows_per_s": len(frame) / many}

@@ -1,0 +1,109 @@
+"""Load on loopback, bounded in time: gunicorn (2 sync workers) serving the service or a
+hello-world Flask app, driven by wrk (8 connections); requests/s, p50 and p99, worker memory
+and the time from start to /ready."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+CONNECTIONS, THREADS = 8, 2
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 120.0) -> float:
+    """Seconds until `url` answers 200."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.perf_counter() - started
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
+
+
+@contextmanager
+def gunicorn(target: str, env: dict[str, str], ready_path: str = "/health"
+             ) -> Iterator[tuple[str, float, int]]:
+    """Serve `target` (module:app) with 2 sync workers; yields (base url, seconds to ready,
+    master pid). The same settings for every target."""
+    port = free_port()
+    command = [str(BIN / "gunicorn"), "--workers", "2", "--worker-class", "sync",
+               "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_for(base + ready_path)
+        yield base, ready, process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def worker_rss_mib(master: int) -> list[float]:
+    out = subprocess.run(["ps", "-o", "rss=", "--ppid", str(master)], capture_output=True,
+                         text=True, check=False).stdout.split()
+    return [int(kb) / 1024 for kb in out]
+
+
+def wrk_script(method: str, path: str, headers: dict[str, str], body: str | None,
+               unique_field: str | None = None) -> str:
+    """A wrk Lua script; with `unique_field`, each request's body gets a unique value there."""
+    head = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
+    if unique_field is None:
+        body_lua = "nil" if body is None else json.dumps(body)
+        return (f'wrk.method = "{method}"\nwrk.path = "{path}"\nwrk.headers = {{{head}}}\n'
+                f"wrk.body = {body_lua}\n")
+    template = json.dumps(body).replace("%", "%%").replace("@UNIQUE@", "%s-%d")
+    return (f"local counter = 0\nlocal threads = 0\n"
+            f"function setup(thread) threads = threads + 1; thread:set('tid', threads) end\n"
+            f"function request()\n  counter = counter + 1\n"
+            f"  local body = string.format({template}, tostring(tid), counter)\n"
+            f'  return wrk.format("{method}", "{path}", {{{head}}}, body)\nend\n')
+
+
+def wrk(base: str, script: str, seconds: int) -> dict[str, float]:
+    """Requests/s, p50 and p99 in ms, and the share of non-2xx answers."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    try:
+        out = subprocess.run(["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s",
+                              "--latency", "-s", file.name, base], capture_output=True,
+                             text=True, check=True, timeout=seconds + 60).stdout
+    finally:
+        os.unlink(file.name)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    latency = {m.group(1): float(m.group(2)) * UNITS[m.group(3)]
+               for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+            "p50_ms": latency["50"], "p99_ms": latency["99"],
+            "non_2xx": int(bad.group(1)) / max(requests, 1) if bad else 0.0}
+
+
+def have_wrk() -> bool:
+    return shutil.which("wrk") is not None

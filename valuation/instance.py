@@ -1,0 +1,25 @@
+"""Instance-local state that must survive restarts: the server secret that keys API-key
+digests when the API_KEY_SECRET setting is not given (generated once, mode 0600, in the
+instance folder; every worker and command of this instance reads the same file)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+SECRET_FILE = "api_key_secret"
+
+
+def api_key_secret(setting: str, instance_path: Path) -> bytes:
+    """The secret for API-key digests: the setting, else this instance's generated one."""
+    if setting:
+        return setting.encode()
+    path = Path(instance_path) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip().encode()
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secrets.token_hex(32))
+    return path.read_text(encoding="ascii").strip().encode()
