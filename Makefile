@@ -19,6 +19,11 @@ run: $(BIN)/valuation  ## install, train the demo model if none is registered, s
 test: $(BIN)/valuation  ## install and run the whole test suite
 	$(BIN)/pytest -q
 
+bench: $(BIN)/valuation  ## the benchmark suite: benchmarks/results/latest.json and a table
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk) || echo "no wrk: HTTP targets skipped"
+	$(BIN)/valuation demo-model
+	$(BIN)/python benchmarks/suite.py
+
 lint: $(BIN)/valuation
 	$(BIN)/ruff check valuation strategies tests benchmarks
 	$(BIN)/mypy

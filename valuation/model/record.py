@@ -133,16 +133,16 @@ def earliest_date(text: str) -> dt.date:
 
 def model_date(text: str) -> dt.date:
     """The day the model takes for a valid date text: YYYY is 1 July, YYYY-MM the 15th."""
-    return parse_dates(pd.Series([str(text)]))[0][0].date()
+    day, _ = _date_value(text)
+    assert day is not None
+    return day
 
 
 def normalize_date(text: str) -> str | None:
     """The text of a valid date at the precision it was given (YYYY, YYYY-MM or YYYY-MM-DD),
     or None if it is not one."""
-    dates, bad = parse_dates(pd.Series([str(text)]))
-    if bad[0] or pd.isna(dates[0]):
-        return None
-    return str(text).strip()[:10]
+    day, _ = _date_value(text)
+    return None if day is None else str(text).strip()[:10]
 
 
 def parse_column(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:

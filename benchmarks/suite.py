@@ -1,0 +1,186 @@
+"""`make bench`: every hot path against the raw library call or a hello-world app measured in
+the same run (medians; the machine is shared and noisy, so ratios are what count). Writes
+benchmarks/results/latest.json and prints the table the README shows."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+import inprocess
+import load
+import pandas as pd
+import sqlalchemy
+from simulation import applications
+
+from valuation.config import Config
+from valuation.model import features
+from valuation.model.predictor import Predictor
+from valuation.model.registry import Registry
+from valuation.services import keys
+from valuation.store import db
+
+RESULTS = Path(__file__).with_name("results") / "latest.json"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_BENCH = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
+
+
+def _postgres_url() -> str | None:
+    """A fresh `bench` database on the local PostgreSQL, or None when none answers."""
+    try:
+        admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text("DROP DATABASE IF EXISTS bench WITH (FORCE)"))
+            conn.execute(sqlalchemy.text("CREATE DATABASE bench"))
+        admin.dispose()
+        return PG_BENCH
+    except sqlalchemy.exc.OperationalError:
+        return None
+
+
+def _service(url: str, work: Path, seconds: int) -> dict[str, Any]:
+    """Start the service on `url` under gunicorn and load its two hot endpoints."""
+    instance = work / url.split(":")[0]
+    db.upgrade(url)
+    settings = Config(DATABASE_URL=url, INSTANCE_PATH=instance)
+    engine = db.make_engine(url)
+    with sqlalchemy.orm.Session(engine) as session, session.begin():
+        key = keys.create_key(session, "underwriter", "bench-underwriter", None,
+                              settings.api_key_secret())
+    engine.dispose()
+    env = {"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "MODEL_NAME": "demo",
+           "MODEL_ROOT": str(load.ROOT / "models"), "LOG_LEVEL": "WARNING"}
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    with load.gunicorn("wsgi:app", env, ready_path="/ready") as (base, ready, master):
+        first = urllib.request.Request(base + "/v1/valuations", json.dumps(inprocess.CAR).encode(),
+                                       headers, method="POST")
+        with urllib.request.urlopen(first) as response:
+            valuation_id = json.loads(response.read())["id"]
+        valuations = load.wrk(base, load.wrk_script("POST", "/v1/valuations", headers,
+                                                    json.dumps(inprocess.CAR)), seconds)
+        application = {"application_id": "@UNIQUE@", "valuation_id": valuation_id,
+                       "customer": {"score": 700, "monthly_income": 30000},
+                       "dealer": {"id": "D1", "tier": "T1"}, "is_new": False,
+                       "declared_price": 120000, "down_payment": 40000, "term_months": 36,
+                       "annual_rate": "0.05"}
+        credit = load.wrk(base, load.wrk_script("POST", "/v1/credit-limits", headers,
+                                                json.dumps(application),
+                                                unique_field="application_id"), seconds)
+        rss = load.worker_rss_mib(master)
+    return {"ready_s": ready, "valuations": valuations, "credit": credit,
+            "worker_rss_mib": max(rss) if rss else None}
+
+
+def _hello(seconds: int) -> dict[str, float]:
+    script = load.wrk_script("POST", "/", {"Content-Type": "application/json"},
+                             json.dumps(inprocess.CAR))
+    with load.gunicorn("benchmarks.hello:app", {}) as (base, _, _):
+        return load.wrk(base, script, seconds)
+
+
+def _row(name: str, measured: str, reference: str, ratio: float, goal: str, met: bool
+         ) -> dict[str, Any]:
+    return {"target": name, "measured": measured, "reference": reference,
+            "ratio": round(ratio, 3), "goal": goal, "met": met}
+
+
+def table(r: dict[str, Any]) -> list[dict[str, Any]]:
+    one, batch, dec = r["valuation_one"], r["batch"], r["decisions"]
+    rows = [_row("1 one valuation (in process)", f"{one['ours_ms']:.2f} ms",
+                 f"raw predict {one['raw_ms']:.2f} ms", one["ratio"], "<= 2x",
+                 one["ratio"] <= 2)]
+    hello = r.get("hello")
+    for database, http in r.get("http", {}).items():
+        for key, label, goal in (("valuations", "2 POST /v1/valuations", 0.40),
+                                 ("credit", "5 POST /v1/credit-limits", 0.40)):
+            got = http[key]
+            share = got["rps"] / hello["rps"]
+            tail = got["p99_ms"] / got["p50_ms"]
+            rows.append(_row(f"{label} ({database})",
+                             f"{got['rps']:.0f} req/s, p50 {got['p50_ms']:.1f} ms, "
+                             f"p99 {got['p99_ms']:.1f} ms",
+                             f"hello world {hello['rps']:.0f} req/s", share,
+                             f">= {goal:.0%} of hello, p99 <= 3x p50",
+                             share >= goal and (key == "credit" or tail <= 3)
+                             and got["non_2xx"] == 0))
+    if "mlflow" in r and "sqlite" in r.get("http", {}):
+        ours = r["http"]["sqlite"]["valuations"]["rps"]
+        theirs = r["mlflow"]["rps"]
+        rows.append(_row("3 ours vs MLflow scoring server", f"{ours:.0f} req/s",
+                         f"mlflow {theirs:.0f} req/s", ours / theirs, ">= 5x", ours / theirs >= 5))
+    rows.append(_row("4 valuation predict (batch)", f"{batch['predict_rows_per_s']:.0f} rows/s",
+                     f"raw 3 models {batch['raw_rows_per_s']:.0f} rows/s",
+                     batch["predict_share"], ">= 60 %", batch["predict_share"] >= 0.6))
+    rows.append(_row("4 batch bodies (breakdown, residuals)",
+                     f"{batch['bodies_rows_per_s']:.0f} rows/s",
+                     f"raw 3 models {batch['raw_rows_per_s']:.0f} rows/s",
+                     batch["bodies_share"], ">= 20 %", batch["bodies_share"] >= 0.2))
+    rows.append(_row("6 decide", f"{dec['decide_us']:.1f} us", "", dec["decide_us"] / 20,
+                     "<= 20 us", dec["decide_us"] <= 20))
+    rows.append(_row("6 decide_frame", f"{dec['decide_frame_rows_per_s']:.0f} rows/s", "",
+                     dec["decide_frame_rows_per_s"] / 500_000, ">= 500,000/s",
+                     dec["decide_frame_rows_per_s"] >= 500_000))
+    for database, http in r.get("http", {}).items():
+        rows.append(_row(f"6 start to /ready ({database})", f"{http['ready_s']:.1f} s", "",
+                         0.0, "reported", True))
+        rows.append(_row(f"6 worker memory ({database})", f"{http['worker_rss_mib']:.0f} MiB",
+                         "", 0.0, "reported", True))
+    return rows
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    head = "| target | measured | reference (same run) | ratio | goal | met |\n|---|---|---|---|---|---|"
+    lines = [f"| {r['target']} | {r['measured']} | {r['reference']} | {r['ratio']} | "
+             f"{r['goal']} | {'yes' if r['met'] else 'NO'} |" for r in rows]
+    return "\n".join([head, *lines])
+
+
+@click.command()
+@click.option("--seconds", default=10, show_default=True, help="wrk duration per load run")
+@click.option("--mlflow/--no-mlflow", default=True, show_default=True,
+              help="install MLflow in benchmarks/.venv-mlflow and load its scoring server")
+@click.option("--postgres/--no-postgres", default=True, show_default=True)
+def main(seconds: int, mlflow: bool, postgres: bool) -> None:
+    """Run the suite, write benchmarks/results/latest.json, print the table."""
+    results: dict[str, Any] = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                               "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                               "python": platform.python_version()}
+    predictor = Predictor.load(Registry(load.ROOT / "models"), "demo")
+    click.echo("in process: one valuation, batch, decisions ...")
+    results["valuation_one"] = inprocess.one_valuation(predictor)
+    results["batch"] = inprocess.batch(predictor)
+    results["decisions"] = inprocess.decisions(applications(100_000))
+    if load.have_wrk():
+        click.echo("HTTP: hello world, then the service on SQLite and PostgreSQL ...")
+        results["hello"] = _hello(seconds)
+        work = Path(tempfile.mkdtemp(prefix="bench-"))
+        results["http"] = {"sqlite": _service(f"sqlite:///{work / 'bench.db'}", work, seconds)}
+        url = _postgres_url() if postgres else None
+        if url:
+            results["http"]["postgresql"] = _service(url, work, seconds)
+        if mlflow:
+            click.echo("MLflow scoring server ...")
+            import mlflow_serving
+            derived, _, _, _ = predictor.prepare(pd.DataFrame([inprocess.CAR]))
+            row = features.model_input(derived, predictor.neutral).iloc[0]
+            folder, _ = Registry(load.ROOT / "models").load("demo")
+            results["mlflow"] = mlflow_serving.serve_and_load(
+                folder / "point.cbm", {k: (None if v != v else v) for k, v in row.items()},
+                seconds, work)
+    else:
+        click.echo("wrk is not installed: HTTP targets skipped (apt-get install wrk)")
+    results["table"] = table(results)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, default=float))
+    click.echo(render(results["table"]))
+    click.echo(f"written {RESULTS.relative_to(load.ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
