@@ -23,7 +23,7 @@ mlflow.catboost.save_model(model, sys.argv[2])
 def install() -> None:
     if not PYTHON.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(PYTHON), "-m", "pip", "install", "-q", "mlflow>=2.17,<3", "catboost",
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "-q", "mlflow>=3.0", "catboost",
                     "pandas"], check=True)
 
 

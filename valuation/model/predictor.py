@@ -186,14 +186,23 @@ class Predictor:
     @staticmethod
     def assumption_notes(rows: pd.DataFrame, assumed: pd.DataFrame) -> list[str]:
         """Per row, one warning naming the condition fields assumed typical."""
+        parts = []
+        for col in assumed.columns:
+            mask = assumed[col].reindex(rows.index).fillna(False).to_numpy(dtype=bool)
+            if not mask.any():
+                continue
+            picked = rows.loc[mask, col]
+            if picked.dtype.kind == "f":
+                shown = [f"{value:g}" for value in picked.to_numpy()]
+            else:
+                shown = [str(value).lower() for value in picked.to_numpy()]
+            text = np.full(len(rows), "", dtype=object)
+            text[mask] = [f"{col}={value}" for value in shown]
+            parts.append(text)
         notes = []
-        for idx in rows.index:
-            parts = []
-            for col in assumed.columns[assumed.loc[idx].to_numpy(dtype=bool)]:
-                value = rows.at[idx, col]
-                shown = f"{value:g}" if isinstance(value, float) else str(value).lower()
-                parts.append(f"{col}={shown}")
-            notes.append(f"not given, assumed typical: {', '.join(parts)}" if parts else "")
+        for i in range(len(rows)):
+            given = [p[i] for p in parts if p[i]]
+            notes.append(f"not given, assumed typical: {', '.join(given)}" if given else "")
         return notes
 
     def assess(self, rows: pd.DataFrame, rel_width: np.ndarray, imputed: pd.Series,

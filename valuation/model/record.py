@@ -148,7 +148,12 @@ def normalize_date(text: str) -> str | None:
 def parse_column(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     """Typed column and a mask of present-but-invalid values."""
     if field.kind == "date":
+        if pd.api.types.is_datetime64_dtype(col.dtype):  # already dates: the day, no parsing
+            return col.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=col.index)
         return parse_dates(col)
+    numeric = (pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype))
+    if field.kind in ("int", "float") and numeric:  # already numbers: skip the text round trip
+        return _bounded(col.astype("float64"), col.notna(), field)
     text = col.astype("string").str.strip()
     present = text.notna() & (text != "") & (text.str.lower() != "nan")
     if field.kind == "str":
@@ -163,10 +168,15 @@ def parse_column(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
         value[low.isin(_FALSE).fillna(False).astype(bool)] = False
         return value, present & value.isna()
     number = pd.to_numeric(text.where(present), errors="coerce").astype("float64")
+    return _bounded(number, present, field)
+
+
+def _bounded(number: pd.Series, present: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
+    """Numbers checked for finiteness, whole-number kind and the field's bounds."""
     bad = present & (number.isna() | ~np.isfinite(number.fillna(0)))
     if field.kind == "int":
         bad |= present & number.notna() & (number != np.floor(number.fillna(0)))
-    in_bounds = pd.Series(True, index=col.index)
+    in_bounds = pd.Series(True, index=number.index)
     if field.minimum is not None:
         in_bounds &= number.fillna(field.minimum) >= field.minimum
     if field.maximum is not None:
