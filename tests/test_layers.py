@@ -22,6 +22,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                          "valuation.store", *SHELL),
     "valuation.clock": ("valuation.http", "valuation.services", "valuation.model",
                         "valuation.store", *SHELL),
+    "valuation.instance": ("valuation.http", "valuation.services", "valuation.model",
+                           "valuation.store", *SHELL),
 }
 
 
