@@ -61,8 +61,17 @@ def _current(session: Session, name: str) -> StrategyVersionRecord | None:
 
 
 def active(session: Session, name: str) -> StrategyVersionRecord | None:
-    promote_due(session, name)
-    return _current(session, name)
+    """The active version, after any schedule that has come due took effect (one query when
+    nothing is due: the hot path of every decision)."""
+    live = list(session.scalars(select(StrategyVersionRecord).where(
+        StrategyVersionRecord.name == name,
+        StrategyVersionRecord.state.in_((ACTIVE, SCHEDULED)))))
+    now = utcnow()
+    if any(r.state == SCHEDULED and r.activated_at is not None and aware(r.activated_at) <= now
+           for r in live):
+        promote_due(session, name, now)
+        return _current(session, name)
+    return next((r for r in live if r.state == ACTIVE), None)
 
 
 def _end_experiment(session: Session, name: str, actor: str, why: str) -> None:
