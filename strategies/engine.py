@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -67,8 +67,9 @@ class Step(NamedTuple):
     detail: str
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
+    """The outcome of `decide`: every amount, the ranked reasons and the steps."""
+
     outcome: str
     segment: str
     customer_tier: str
@@ -80,7 +81,7 @@ class Decision:
     limit_before_adjustments: int
     final_limit: int
     reasons: tuple[str, ...]  # ranked principal reasons, at most four
-    steps: tuple[Step, ...] = field(default=())
+    steps: tuple[Step, ...] = ()
     facts: Facts | None = None
 
 

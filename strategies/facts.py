@@ -12,8 +12,8 @@ the regulatory LTV cap they imply (China, 2024 notice on auto loans; fixed in co
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 NEV = frozenset({"bev", "phev", "erev", "fcev"})
 COMMERCIAL = frozenset({"commercial", "ride_hailing"})
@@ -26,8 +26,7 @@ COMMERCIAL_ICE_CAP = Decimal("0.70")
 COMMERCIAL_NEV_CAP = Decimal("0.75")
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(NamedTuple):
     """What the decision treats as true, and where it departed from what was asserted."""
 
     is_new: bool
@@ -45,7 +44,7 @@ class Facts:
 
     @property
     def regulatory_cap(self) -> Decimal:
-        return regulatory_cap(self.is_new, self.commercial, self.nev)
+        return CAPS[(self.is_new, self.commercial, self.nev)]
 
 
 def is_plausibly_new(first_registration: dt.date, mileage_km: float, on: dt.date) -> bool:
@@ -80,5 +79,8 @@ def _segment_cap(segment: str) -> Decimal:
     return regulatory_cap(kind == "new", False, nev)
 
 
+CAPS: dict[tuple[bool, bool, bool], Decimal] = {
+    (new, commercial, nev): regulatory_cap(new, commercial, nev)
+    for new in (True, False) for commercial in (True, False) for nev in (True, False)}
 SEGMENTS = ("new_ice", "new_nev", "used_ice", "used_nev", "commercial_ice", "commercial_nev")
 SEGMENT_CAP: dict[str, Decimal] = {segment: _segment_cap(segment) for segment in SEGMENTS}

@@ -2,12 +2,14 @@
 simulation. Same integer arithmetic as `engine.decide`, so the two agree exactly (tested)."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 
 from .applications import check_frame
 from .document import Strategy
-from .engine import APPROVE, BPS, DECLINE, MAX_PRINCIPAL_REASONS, REFER, bps
+from .engine import APPROVE, BPS, DECLINE, MAX_PRINCIPAL_REASONS, REFER, annuity_factor, bps
 from .facts import (
     COMMERCIAL,
     COMMERCIAL_ICE_CAP,
@@ -59,7 +61,7 @@ def _customer_tiers(frame: pd.DataFrame, strategy: Strategy) -> np.ndarray:
 
 def _codes(values: np.ndarray, names: tuple[str, ...] | list[str]) -> np.ndarray:
     """Each value's position in `names` (checked inputs: every value is one of them)."""
-    return pd.Categorical(values, categories=list(names)).codes.astype(np.int64)
+    return pd.Index(list(names)).get_indexer(values).astype(np.int64)
 
 
 def _grid(strategy: Strategy, name: str, seg: np.ndarray, ct: np.ndarray,
@@ -72,19 +74,19 @@ def _grid(strategy: Strategy, name: str, seg: np.ndarray, ct: np.ndarray,
     return table[seg, ct, dt_]
 
 
-def _per_product(strategy: Strategy, products: np.ndarray, attribute: str) -> np.ndarray:
-    names = list(strategy.products)
-    values = np.array([getattr(strategy.products[p], attribute) for p in names], dtype=np.int64)
-    return values[_codes(products, names)]
+def _per_product(strategy: Strategy, product_codes: np.ndarray, attribute: str) -> np.ndarray:
+    values = np.array([getattr(p, attribute) for p in strategy.products.values()], dtype=np.int64)
+    return values[product_codes]
 
 
-def _annuity(rate: np.ndarray, term: np.ndarray) -> np.ndarray:
-    monthly = rate / 12
-    growth = np.ones(len(rate))
-    for month in range(int(term.max()) if len(term) else 0):
-        growth = np.where(month < term, growth * (1.0 + monthly), growth)
-    safe = np.where(monthly == 0, 1.0, monthly)
-    return np.where(monthly == 0, term.astype(float), (1.0 - 1.0 / growth) / safe)
+def _annuity(rates: pd.Series, term: np.ndarray) -> np.ndarray:
+    """engine.annuity_factor for each row, computed once per distinct (rate, term): the same
+    function, so the same bits, and a frame holds few distinct pairs."""
+    rate_codes, distinct_rates = pd.factorize(pd.to_numeric(rates).to_numpy(dtype=float))
+    pairs, codes = np.unique(rate_codes * 1_000 + term, return_inverse=True)  # terms < 1,000
+    values = np.array([annuity_factor(Decimal(repr(float(distinct_rates[pair // 1_000]))),
+                                      int(pair % 1_000)) for pair in pairs], dtype=float)
+    return values[codes]
 
 
 def _grid_limit(declared: np.ndarray, requested: np.ndarray, basis: np.ndarray,
@@ -118,11 +120,13 @@ def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
     term = f["term_months"].to_numpy(dtype=np.int64)
     age = ((on.dt.year - reg.dt.year) * 12 + on.dt.month - reg.dt.month).to_numpy()
     products = f["product"].fillna(strategy.default_product).to_numpy(dtype=object)
+    products = _codes(products, list(strategy.products))
     pmin_term = _per_product(strategy, products, "min_term_months")
     pmax_term = _per_product(strategy, products, "max_term_months")
 
     decline_codes = [
-        ("SEGMENT_NOT_OFFERED", ~np.isin(seg, rules.segments_offered)),
+        ("SEGMENT_NOT_OFFERED", ~np.isin(facts["segment_code"],
+                                         [SEGMENTS.index(x) for x in rules.segments_offered])),
         ("TERM_NOT_OFFERED", (term < pmin_term) | (term > pmax_term)),
         ("DECLINE_FLOOD_DAMAGE", f["flood_damage"].to_numpy(dtype=bool)
          & rules.decline_flood_damage),
@@ -163,7 +167,7 @@ def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
                             reg_cap)[3]
     cuts["DEALER_TIER_UNKNOWN"] = np.where(dealer_given, 0, np.maximum(with_best - amount, 0))
     before_adjustments = amount
-    factor = _annuity(pd.to_numeric(f["annual_rate"]).to_numpy(dtype=float), term)
+    factor = _annuity(f["annual_rate"], term)
     income = f["monthly_income"].to_numpy(dtype=np.int64)
     debt = f["monthly_debt_payments"].to_numpy(dtype=np.int64)
     for adj in strategy.adjustments:
@@ -228,7 +232,9 @@ def _rank_reasons(n: int, declines: list, refers: list, cuts: dict[str, np.ndarr
         keys[:, base + k] = np.where(cut > 0, 64 + (limit - cut) * 64 + k, absent)
     dealer_cut = cuts.get("DEALER_TIER_UNKNOWN", np.zeros(n, dtype=np.int64))
     keys[:, -1] = np.where(unknown_dealer & (dealer_cut <= 0), absent - 1, absent)
-    top = np.argsort(keys, axis=1, kind="stable")[:, :MAX_PRINCIPAL_REASONS]
+    # the four smallest keys of each row, in order (present keys are unique within a row)
+    top = np.argpartition(keys, list(range(MAX_PRINCIPAL_REASONS)), axis=1)[
+        :, :MAX_PRINCIPAL_REASONS]
     present = np.take_along_axis(keys, top, axis=1) < absent
     chosen = np.where(present, top, len(codes))  # len(codes): no code
     combo = chosen @ (np.int64(len(codes) + 1) ** np.arange(MAX_PRINCIPAL_REASONS))
