@@ -71,10 +71,11 @@ def worker_rss_mib(master: int) -> list[float]:
 
 
 def wrk_script(method: str, path: str, headers: dict[str, str], body: str | None,
-               unique_field: str | None = None) -> str:
-    """A wrk Lua script; with `unique_field`, each request's body gets a unique value there."""
+               unique: bool = False) -> str:
+    """A wrk Lua script; with `unique`, each request's body gets a unique value wherever the
+    body says @UNIQUE@."""
     head = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
-    if unique_field is None:
+    if not unique:
         body_lua = "nil" if body is None else json.dumps(body)
         return (f'wrk.method = "{method}"\nwrk.path = "{path}"\nwrk.headers = {{{head}}}\n'
                 f"wrk.body = {body_lua}\n")

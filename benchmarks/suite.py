@@ -71,7 +71,7 @@ def _service(url: str, work: Path, seconds: int) -> dict[str, Any]:
                        "annual_rate": "0.05"}
         credit = load.wrk(base, load.wrk_script("POST", "/v1/credit-limits", headers,
                                                 json.dumps(application),
-                                                unique_field="application_id"), seconds)
+                                                unique=True), seconds)
         rss = load.worker_rss_mib(master)
     return {"ready_s": ready, "valuations": valuations, "credit": credit,
             "worker_rss_mib": max(rss) if rss else None}

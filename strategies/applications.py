@@ -110,7 +110,7 @@ def _first(mask: np.ndarray) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def _refuse(frame: pd.DataFrame, mask: np.ndarray, field: str, message: str) -> None:
+def _refuse(mask: np.ndarray, field: str, message: str) -> None:
     row = _first(mask)
     if row is not None:
         raise ApplicationError(field, f"row {row}: {message} ({int(mask.sum())} rows)")
@@ -125,32 +125,32 @@ def check_frame(frame: pd.DataFrame, strategy: Strategy) -> None:
             bad = ~missing & ((values < low) | (values > high))
         else:
             bad = missing | (values < low) | (values > high)
-        _refuse(frame, bad, name, f"{name} missing or outside {low:,}..{high:,}")
+        _refuse(bad, name, f"{name} missing or outside {low:,}..{high:,}")
     for name in FLAGS:
-        _refuse(frame, (~frame[name].isin([True, False])).to_numpy(), name,
+        _refuse((~frame[name].isin([True, False])).to_numpy(), name,
                 f"{name} must be true or false")
     down = frame["down_payment"].to_numpy(dtype=float)
-    _refuse(frame, down > frame["declared_price"].to_numpy(dtype=float), "down_payment",
+    _refuse(down > frame["declared_price"].to_numpy(dtype=float), "down_payment",
             "down payment above the declared price")
     rate = pd.to_numeric(frame["annual_rate"], errors="coerce").to_numpy(dtype=float)
-    _refuse(frame, np.isnan(rate) | (rate < 0) | (rate > 1), "annual_rate",
+    _refuse(np.isnan(rate) | (rate < 0) | (rate > 1), "annual_rate",
             "annual_rate outside 0..1")
     usage = frame["usage"]
-    _refuse(frame, (usage.notna() & ~usage.isin(USAGES)).to_numpy(), "usage", "unknown usage")
+    _refuse((usage.notna() & ~usage.isin(USAGES)).to_numpy(), "usage", "unknown usage")
     tier, score = frame["customer_tier"], frame["customer_score"]
-    _refuse(frame, (tier.isna() & score.isna()).to_numpy(), "customer", "give a score or a tier")
+    _refuse((tier.isna() & score.isna()).to_numpy(), "customer", "give a score or a tier")
     known = [*strategy.customer_tiers, *strategy.customer_tier_renames]
-    _refuse(frame, (tier.notna() & ~tier.isin(known)).to_numpy(),
+    _refuse((tier.notna() & ~tier.isin(known)).to_numpy(),
             "customer.tier", f"tier not in the strategy ({', '.join(strategy.customer_tiers)})")
     dealer = frame["dealer_tier"]
     known = [*strategy.dealer_tiers, *strategy.dealer_tier_renames]
-    _refuse(frame, (dealer.notna() & ~dealer.isin(known)).to_numpy(),
+    _refuse((dealer.notna() & ~dealer.isin(known)).to_numpy(),
             "dealer.tier", f"tier not in the strategy ({', '.join(strategy.dealer_tiers)})")
     product = frame["product"].fillna(strategy.default_product)
-    _refuse(frame, (~product.isin(list(strategy.products))).to_numpy(), "product",
+    _refuse((~product.isin(list(strategy.products))).to_numpy(), "product",
             "unknown product")
-    _refuse(frame, (~frame["confidence_level"].isin(CONFIDENCE_LEVELS)).to_numpy(),
+    _refuse((~frame["confidence_level"].isin(CONFIDENCE_LEVELS)).to_numpy(),
             "confidence_level", "unknown confidence level")
     for name in ("first_registration", "decision_date"):
         dates = pd.to_datetime(frame[name], errors="coerce")
-        _refuse(frame, dates.isna().to_numpy(), name, "missing or invalid date")
+        _refuse(dates.isna().to_numpy(), name, "missing or invalid date")

@@ -140,16 +140,18 @@ class Strategy:
     def cell_bps(self) -> dict[tuple[str, str, str], tuple[int, int]]:
         """(segment, customer tier, dealer tier) -> (tolerance, LTV) in whole basis points:
         compiled once per strategy object, never per decision."""
-        return {(seg, ct, dtier): (_bps(tol), _bps(self.ltv_max[seg][ct][dtier]))
+        return {(seg, ct, dtier): (bps(tol), bps(self.ltv_max[seg][ct][dtier]))
                 for seg, rows in self.price_tolerance.items() for ct, cells in rows.items()
                 for dtier, tol in cells.items()}
 
     @functools.cached_property
     def refer_gap_bps(self) -> int:
-        return _bps(self.refer_gap)
+        return bps(self.refer_gap)
 
 
-def _bps(ratio: Decimal) -> int:
+@functools.lru_cache(maxsize=4096)
+def bps(ratio: Decimal) -> int:
+    """A ratio in whole basis points (ratios are validated to at most 4 decimals)."""
     return int((ratio * 10_000).to_integral_value())
 
 

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from .applications import ApplicationError as ApplicationError
 from .applications import check_application
 from .document import Strategy
+from .document import bps as bps
 from .facts import Facts, vehicle_facts
 
 BPS = 10_000
@@ -101,12 +102,6 @@ def customer_tier(strategy: Strategy, score: int | None, tier: str | None) -> st
         if score >= band.min_score:
             return band.tier
     return strategy.customer_tiers[-1]
-
-
-@functools.lru_cache(maxsize=4096)
-def bps(ratio: Decimal) -> int:
-    """A ratio in whole basis points (ratios are validated to at most 4 decimals)."""
-    return int((ratio * BPS).to_integral_value())
 
 
 def gap_bps(declared: int, basis: int) -> int:
