@@ -18,8 +18,8 @@ def require(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def inner(*args: Any, **kwargs: Any) -> Any:
-            with db.session() as session, session.begin():
-                principal = authenticate(session, request.headers.get("Authorization"),
+            with db.engine().begin() as conn:
+                principal = authenticate(conn, request.headers.get("Authorization"),
                                          current_app.extensions["api_key_secret"])
             if principal.role not in roles:
                 raise Forbidden(f"role {principal.role} may not do this; needs "

@@ -32,7 +32,7 @@ def _decide(payload: dict[str, Any]) -> tuple[str, str, bool]:
 @credit_blp.route("")
 class CreditLimits(MethodView):
     @require("underwriter")
-    @credit_blp.arguments(CreditLimitRequestSchema)
+    @credit_blp.arguments(CreditLimitRequestSchema())
     @credit_blp.alt_response(201, description="the decision (200: the stored one, same body)")
     def post(self, payload: dict[str, Any]) -> Response:
         """Decide a credit limit; the same application_id and body returns the stored decision,
@@ -76,7 +76,7 @@ class Dealer(MethodView):
             return json_response(dealers.get_dealer(session, dealer_id), 200)
 
     @require("admin")
-    @dealers_blp.arguments(DealerSchema)
+    @dealers_blp.arguments(DealerSchema())
     @dealers_blp.alt_response(200, description="the dealer as stored")
     def put(self, payload: dict[str, Any], dealer_id: str) -> Response:
         """Create or replace a dealer's name and tier (a tier of the active strategy)."""

@@ -170,7 +170,7 @@ def _transition(name: str, version: int, action: str, payload: dict[str, Any]) -
 @blp.route("/<name>/versions/<int:version>/submit")
 class Submit(MethodView):
     @require("pricing_analyst")
-    @blp.arguments(CommentSchema)
+    @blp.arguments(CommentSchema())
     @blp.alt_response(200, description="the version, submitted")
     def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
         """Submit a draft for approval (comment required)."""
@@ -180,7 +180,7 @@ class Submit(MethodView):
 @blp.route("/<name>/versions/<int:version>/approve")
 class Approve(MethodView):
     @require("pricing_approver")
-    @blp.arguments(ReviewSchema)
+    @blp.arguments(ReviewSchema())
     @blp.alt_response(200, description="the version, approved")
     def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
         """Approve a submitted version with the content hash you reviewed; the approver must
@@ -191,7 +191,7 @@ class Approve(MethodView):
 @blp.route("/<name>/versions/<int:version>/activate")
 class Activate(MethodView):
     @require("pricing_approver")
-    @blp.arguments(ActivateSchema)
+    @blp.arguments(ActivateSchema())
     @blp.alt_response(200, description="the version, active (or scheduled)")
     def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
         """Make an approved version (of `default`) the champion now, or at `effective_at`; an
@@ -202,7 +202,7 @@ class Activate(MethodView):
 @blp.route("/<name>/versions/<int:version>/cancel-schedule")
 class CancelSchedule(MethodView):
     @require("pricing_approver")
-    @blp.arguments(CommentSchema)
+    @blp.arguments(CommentSchema())
     @blp.alt_response(200, description="the version, approved again")
     def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
         """Cancel a scheduled activation; the version is approved again."""
@@ -212,7 +212,7 @@ class CancelSchedule(MethodView):
 @blp.route("/<name>/rollback")
 class Rollback(MethodView):
     @require("pricing_approver")
-    @blp.arguments(RollbackSchema)
+    @blp.arguments(RollbackSchema())
     @blp.alt_response(200, description="the re-activated version")
     def post(self, payload: dict[str, Any], name: str) -> Response:
         """Re-activate an earlier approved version in one call."""
@@ -226,7 +226,7 @@ class Rollback(MethodView):
 @blp.route("/<name>/diff")
 class Diff(MethodView):
     @require(*READERS)
-    @blp.arguments(DiffQuerySchema, location="query")
+    @blp.arguments(DiffQuerySchema(), location="query")
     @blp.alt_response(200, description="cell-level changes")
     def get(self, query: dict[str, Any], name: str) -> Response:
         """Cell-level diff of every grid and rule between two versions."""
@@ -291,7 +291,7 @@ class Simulation(MethodView):
 @blp.route("/<name>/experiment")
 class Experiment(MethodView):
     @require("pricing_approver")
-    @blp.arguments(ExperimentSchema)
+    @blp.arguments(ExperimentSchema())
     @blp.alt_response(200, description="the running experiment")
     def put(self, payload: dict[str, Any], name: str) -> Response:
         """Start (or replace) a champion/challenger experiment."""

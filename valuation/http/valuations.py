@@ -59,7 +59,7 @@ class BatchSchema(Schema):
 @valuations_blp.route("")
 class Valuations(MethodView):
     @require("dealer", "underwriter")
-    @valuations_blp.arguments(ValuationRequestSchema)
+    @valuations_blp.arguments(ValuationRequestSchema())
     @valuations_blp.alt_response(201, schema=ValuationSchema, description="the valuation")
     def post(self, payload: dict[str, Any]) -> Response:
         """Value one car: retail value, range, lending value, confidence, breakdown, residuals."""

@@ -60,17 +60,18 @@ def breakdown(cars: pd.DataFrame, value: Valuer, defaults: dict, km_per_year: fl
 def compose(values: np.ndarray, learned: dict[str, bool]) -> list[dict]:
     """The breakdown of each car (a column of `values`: the reference, then one stage per
     group): base, signed adjustments of the rounded running total, and their source."""
-    rounded = np.round(values).astype(np.int64)
+    rounded = np.round(values).astype(np.int64).T.tolist()  # one list per car
+    sources = []
+    for _, fields in GROUPS:
+        known = [learned.get(f, True) for f in fields]
+        sources.append("learned" if all(known) else ("prior" if not any(known)
+                                                     else "learned+prior"))
     out = []
-    for i in range(values.shape[1]):
-        items = []
-        for k, (group, fields) in enumerate(GROUPS, start=1):
-            source = "learned" if all(learned.get(f, True) for f in fields) else (
-                "prior" if not any(learned.get(f, True) for f in fields) else "learned+prior")
-            items.append({"factor": group, "amount": int(rounded[k, i] - rounded[k - 1, i]),
-                          "source": source})
-        out.append({"base": int(rounded[0, i]), "adjustments": items,
-                    "total": int(rounded[-1, i])})
+    for car in rounded:
+        items = [{"factor": group, "amount": car[k] - car[k - 1], "source": source}
+                 for k, ((group, _), source) in enumerate(zip(GROUPS, sources, strict=True),
+                                                         start=1)]
+        out.append({"base": car[0], "adjustments": items, "total": car[-1]})
     return out
 
 

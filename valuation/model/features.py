@@ -74,31 +74,32 @@ def derive_record(typed: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_NUMBERED = SPEC_NUMERIC + MEDIAN_FILLED + ("model_year", "battery_soh_pct")
+
+
 def fill_record(derived: dict[str, Any], defaults: dict[str, Any], expected_soh: float
                 ) -> tuple[dict[str, Any], list[str]]:
     """`fill_defaults` for one derived record: the filled record and the fields assumed, in
-    the same order."""
+    the same order. (Missing means None or NaN; `v != v` is the NaN test, inlined because
+    this runs for every row a valuation builds.)"""
     out = dict(derived)
     spec = defaults.get("series_specs", {}).get(f"{derived['brand']}|{derived['series']}", {})
-    fills: dict[str, Any] = {col: spec.get(col) for col in SPEC_NUMERIC + SPEC_CATEGORICAL}
-    fills["model_year"] = float(derived["first_registration"].year)
-    fills.update(ASSUMED_VALUES)
-    fills.update({k: defaults.get(k) for k in MEDIAN_FILLED if defaults.get(k) is not None})
-    fills["battery_soh_pct"] = expected_soh if derived["is_nev"] == 1 else None
+    fills = [(col, spec.get(col)) for col in SPEC_NUMERIC + SPEC_CATEGORICAL]
+    fills.append(("model_year", float(derived["first_registration"].year)))
+    fills.extend(ASSUMED_VALUES.items())
+    fills.extend((k, defaults[k]) for k in MEDIAN_FILLED if defaults.get(k) is not None)
+    fills.append(("battery_soh_pct", expected_soh if derived["is_nev"] == 1 else None))
     assumed = []
-    for col, value in fills.items():
-        if _missing(out.get(col)) and value is not None:
+    for col, value in fills:
+        current = out.get(col)
+        if current is None or current != current:
             out[col] = value
-            assumed.append(col)
-        elif _missing(out.get(col)):
-            out[col] = None
-    for col in SPEC_NUMERIC + MEDIAN_FILLED + ("model_year", "battery_soh_pct"):
-        out[col] = math.nan if _missing(out[col]) else float(out[col])
+            if value is not None:
+                assumed.append(col)
+    for col in _NUMBERED:
+        number = out[col]
+        out[col] = math.nan if number is None or number != number else float(number)
     return out, assumed
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def model_row(record: dict[str, Any], neutral: tuple[str, ...] = ()) -> list[Any]:
@@ -106,10 +107,11 @@ def model_row(record: dict[str, Any], neutral: tuple[str, ...] = ()) -> list[Any
     row: list[Any] = []
     for name in CATEGORICAL:
         value = record.get(name)
-        row.append(MISSING_CATEGORY if name in neutral or _missing(value) else str(value))
+        missing = value is None or value != value or name in neutral
+        row.append(MISSING_CATEGORY if missing else str(value))
     for name in NUMERIC:
         number = record.get(name)
-        row.append(math.nan if name in neutral or number is None else float(number))
+        row.append(math.nan if number is None or name in neutral else float(number))
     return row
 
 
@@ -143,25 +145,32 @@ def fill_defaults(derived: pd.DataFrame, defaults: dict[str, Any],
     and transfers, for an NEV the SOH expected at its age and mileage).
     Returns the filled frame and a mask of what was assumed."""
     out = derived.copy()
-    assumed = pd.DataFrame(index=out.index)
+    masks: dict[str, np.ndarray] = {}
     specs = defaults.get("series_specs", {})
-    key = series_key(out)
-    fills: dict[str, Any] = {col: key.map({k: v.get(col) for k, v in specs.items()})
-                             for col in SPEC_NUMERIC + SPEC_CATEGORICAL}
-    fills["model_year"] = out["first_registration"].dt.year.astype("float64")
+    # each row's series specification, all columns in one look-up
+    table = pd.DataFrame.from_dict(specs, orient="index").reindex(
+        columns=list(SPEC_NUMERIC + SPEC_CATEGORICAL))
+    spec = table.reindex(series_key(out).to_numpy())
+    fills: dict[str, Any] = {col: spec[col].to_numpy() for col in SPEC_NUMERIC + SPEC_CATEGORICAL}
+    fills["model_year"] = out["first_registration"].dt.year.to_numpy(dtype="float64")
     fills.update(ASSUMED_VALUES)
     fills.update({k: defaults.get(k) for k in MEDIAN_FILLED if defaults.get(k) is not None})
-    fills["battery_soh_pct"] = expected_soh.where(out["is_nev"] == 1)
+    fills["battery_soh_pct"] = expected_soh.where(out["is_nev"] == 1).to_numpy(dtype="float64")
     for col, value in fills.items():
-        before = out[col].isna()
-        filled = out[col].astype(object).where(~before, value)
-        assumed[col] = before & filled.notna()
-        out[col] = filled
+        before = out[col].isna().to_numpy()
+        if col in _NUMBERED:  # numbers stay numbers: no round trip through objects
+            current = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype="float64")
+            filled = np.where(before, np.asarray(value, dtype="float64"), current)
+            masks[col] = before & ~np.isnan(filled)
+            out[col] = filled
+        else:
+            column = out[col].astype(object).where(~before, pd.Series(value, index=out.index)
+                                                   if isinstance(value, np.ndarray) else value)
+            masks[col] = before & column.notna().to_numpy()
+            out[col] = column
     for col in ("flood_damage", "fire_damage"):
         out[col] = out[col].astype("boolean")
-    for col in SPEC_NUMERIC + MEDIAN_FILLED + ("model_year", "battery_soh_pct"):
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
-    return out, assumed
+    return out, pd.DataFrame(masks, index=out.index)
 
 
 def model_input(derived: pd.DataFrame, neutral: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -3,6 +3,7 @@ confidence, warnings). It loads once per process and serves many calls."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,13 +87,23 @@ class Predictor:
             base = float(np.float64(base) + np.log(np.float64(record["new_price"])))
         return base
 
+    @functools.cached_property
+    def _cat_indices(self) -> list[int]:
+        return list(self.point.get_cat_feature_indices())
+
+    def pool(self, rows: list[list[Any]]) -> Pool:
+        """One CatBoost pool of `features.model_row` values, shared by the three models (the
+        point, P10 and P90 models have the same features): built once per valuation."""
+        return Pool(rows, cat_features=self._cat_indices)
+
     @staticmethod
-    def raw_predict(model: CatBoostRegressor, rows: list[list[Any]]) -> np.ndarray:
-        """The model's raw output for rows of `features.model_row` values: one pool, one
-        thread, no per-call parameter handling (a few rows cost microseconds, not the
-        milliseconds of `predict` on a DataFrame). Same numbers as `model.predict`."""
-        pool = Pool(rows, cat_features=list(model.get_cat_feature_indices()))
-        return np.asarray(model._object._base_predict(pool, "RawFormulaVal", 0, 0, 1, False,
+    def raw_predict(model: CatBoostRegressor, rows: Pool | list[list[Any]]) -> np.ndarray:
+        """The model's raw output for a pool or rows of `features.model_row` values: one thread,
+        no per-call parameter handling (a few rows cost microseconds, not the milliseconds of
+        `predict` on a DataFrame). Same numbers as `model.predict`."""
+        if not isinstance(rows, Pool):
+            rows = Pool(rows, cat_features=list(model.get_cat_feature_indices()))
+        return np.asarray(model._object._base_predict(rows, "RawFormulaVal", 0, 0, 1, False,
                                                       "CPU"))
 
     @property

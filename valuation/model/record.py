@@ -104,22 +104,6 @@ class Validated:
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def parse_dates(col: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse YYYY-MM-DD, YYYY-MM (the 15th) and YYYY (1 July); returns (dates, unparseable mask)."""
-    text = col.astype("string").str.strip().str.slice(0, 10)
-    present = text.notna() & (text != "")
-    out = pd.Series(pd.NaT, index=col.index, dtype="datetime64[ns]")
-    year = pd.to_numeric(text.str.slice(0, 4), errors="coerce")
-    in_range = year.between(*YEAR_RANGE).fillna(False).astype(bool)  # pandas' Timestamp range
-    for pattern, fmt, suffix in ((r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d", ""),
-                                 (r"^\d{4}-\d{2}$", "%Y-%m-%d", "-15"),
-                                 (r"^\d{4}$", "%Y-%m-%d", "-07-01")):
-        mask = present & in_range & text.str.match(pattern).fillna(False).astype(bool)
-        if mask.any():
-            out[mask] = pd.to_datetime(text[mask] + suffix, format=fmt, errors="coerce")
-    return out, present & out.isna()
-
-
 def earliest_date(text: str) -> dt.date:
     """The earliest day a date of any accepted precision can mean: YYYY is 1 January, YYYY-MM
     the 1st. Hard rules take this worst case; the valuation model takes mid-period."""
@@ -146,45 +130,50 @@ def normalize_date(text: str) -> str | None:
 
 
 def parse_column(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
-    """Typed column and a mask of present-but-invalid values."""
-    if field.kind == "date":
-        if pd.api.types.is_datetime64_dtype(col.dtype):  # already dates: the day, no parsing
-            return col.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=col.index)
-        return parse_dates(col)
+    """Typed column and a mask of present-but-invalid values, by the single-record rules:
+    dates and numbers that are already typed are checked vectorised; anything else is parsed
+    once per distinct text by `parse_value` and spread back to the rows (a batch repeats
+    brands, enums and dates, and even a column of distinct values parses faster this way than
+    through pandas' string methods)."""
+    if field.kind == "date" and pd.api.types.is_datetime64_dtype(col.dtype):
+        # already dates: the day, no parsing
+        return col.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=col.index)
     numeric = (pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype))
     if field.kind in ("int", "float") and numeric:  # already numbers: skip the text round trip
         return _bounded(col.astype("float64"), col.notna(), field)
-    text = col.astype("string").str.strip()
-    present = text.notna() & (text != "") & (text.str.lower() != "nan")
-    if field.kind == "str":
-        return text.where(present), pd.Series(False, index=col.index)
-    if field.kind == "enum":
-        value = text.str.lower().where(present)
-        return value, present & ~value.isin(ENUMS[field.name])
-    if field.kind == "bool":
-        low = text.str.lower()
-        value = pd.Series(pd.NA, index=col.index, dtype="boolean")
-        value[low.isin(_TRUE).fillna(False).astype(bool)] = True
-        value[low.isin(_FALSE).fillna(False).astype(bool)] = False
-        return value, present & value.isna()
-    number = pd.to_numeric(text.where(present), errors="coerce").astype("float64")
-    return _bounded(number, present, field)
+    # keyed by text, as `parse_value` reads a value (factorize alone would take True for 1)
+    codes, uniques = pd.factorize(col.astype(str).where(col.notna()), use_na_sentinel=True)
+    parsed = [parse_value(u, field) for u in uniques]
+    values = [v for v, _ in parsed] + [None]
+    bad = np.array([b for _, b in parsed] + [False], dtype=bool)
+    rows = np.where(codes < 0, len(uniques), codes)
+    typed = pd.Series(values, dtype=_DTYPES[field.kind]).iloc[rows].set_axis(col.index)
+    return typed, pd.Series(bad[rows], index=col.index)
+
+
+_DTYPES = {"date": "datetime64[ns]", "str": "string", "enum": "string", "bool": "boolean",
+           "int": "float64", "float": "float64"}
 
 
 def _bounded(number: pd.Series, present: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
-    """Numbers checked for finiteness, whole-number kind and the field's bounds."""
-    bad = present & (number.isna() | ~np.isfinite(number.fillna(0)))
+    """Numbers checked for finiteness, whole-number kind and the field's bounds (numpy: a
+    batch checks each numeric column in microseconds)."""
+    x = number.to_numpy(dtype="float64", na_value=np.nan)
+    given = present.to_numpy(dtype=bool)
+    finite = np.isfinite(x)
+    safe = np.where(finite, x, 0.0)
+    wrong = ~finite
     if field.kind == "int":
-        bad |= present & number.notna() & (number != np.floor(number.fillna(0)))
-    in_bounds = pd.Series(True, index=number.index)
+        wrong |= safe != np.floor(safe)
     if field.minimum is not None:
-        in_bounds &= number.fillna(field.minimum) >= field.minimum
+        wrong |= safe < field.minimum
     if field.maximum is not None:
-        in_bounds &= number.fillna(field.maximum) <= field.maximum
+        wrong |= safe > field.maximum
     if field.positive:
-        in_bounds &= number.fillna(1) > 0
-    bad |= present & ~in_bounds
-    return number.where(~bad), bad
+        wrong |= finite & (safe <= 0)
+    bad = given & wrong
+    return (pd.Series(np.where(bad, np.nan, x), index=number.index),
+            pd.Series(bad, index=number.index))
 
 
 def _text(value: Any) -> str | None:
@@ -195,7 +184,8 @@ def _text(value: Any) -> str | None:
 
 
 def _date_value(value: Any) -> tuple[dt.date | None, bool]:
-    """parse_dates for one value: (date, present but invalid)."""
+    """A date of any accepted precision (YYYY-MM-DD; YYYY-MM is the 15th, YYYY 1 July):
+    (date, present but invalid)."""
     text = _text(value)
     if not text:
         return None, False

@@ -126,17 +126,18 @@ def value_one(predictor: Predictor, raw: dict[str, Any], today: dt.date | None =
     neutral = predictor.neutral
     off = predictor.offset_one(car)
     shift = float(predictor.card["calibration"]["conformal_shift"])
-    point_logs = predictor.raw_predict(predictor.point,
-                                       [features.model_row(r, neutral) for r in built])
+    pool = predictor.pool([features.model_row(r, neutral) for r in built])
+    point_logs = predictor.raw_predict(predictor.point, pool)
     offsets = np.array([predictor.offset_one(r) for r in built])
     factor_rows = [priors.factors_record(r, predictor.card["priors"]) for r in built]
     combined = np.array([_product(f) for f in factor_rows])
     values = np.exp(point_logs + offsets + predictor.point_shift) * combined
     n_stages = len(explain.GROUPS) + 1
-    row = [features.model_row(car, neutral)]
-    point = float(point_logs[n_stages - 1] + off + predictor.point_shift)
-    low = min(float(predictor.raw_predict(predictor.low, row)[0] + off - shift), point)
-    high = max(float(predictor.raw_predict(predictor.high, row)[0] + off + shift), point)
+    # the last stage is the car itself: its row serves the P10 and P90 models from the same pool
+    at = n_stages - 1
+    point = float(point_logs[at] + off + predictor.point_shift)
+    low = min(float(predictor.raw_predict(predictor.low, pool)[at] + off - shift), point)
+    high = max(float(predictor.raw_predict(predictor.high, pool)[at] + off + shift), point)
     car_factors = priors.factors_record(car, predictor.card["priors"])
     factor = _product(car_factors)
     exp = np.exp(np.array([point, low, high]))

@@ -10,7 +10,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from strategies.document import Strategy, canonical_json
@@ -18,11 +18,15 @@ from strategies.engine import Application, ApplicationError, ValuationInput, dec
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..model.predictor import Predictor
-from ..store.tables import CreditDecisionRecord, StrategyVersionRecord, utcnow
+from ..store.tables import CreditDecisionRecord, StrategyVersionRecord, core, utcnow
 from . import experiments, lifecycle, strategy_store
 from .decision_inputs import ValuationRules, build_inputs
 from .keys import Principal
 
+_DECISIONS = core(CreditDecisionRecord)
+# The idempotency look-up every decision makes: built once, a Core query.
+_EXISTING = select(_DECISIONS.c.id, _DECISIONS.c.request_hash, _DECISIONS.c.response_json).where(
+    _DECISIONS.c.application_id == bindparam("application_id"))
 DECISION_FIELDS = ("outcome", "recognized_price", "price_gap_pct", "ltv", "requested_amount",
                    "limit_before_adjustments", "final_limit", "reasons", "steps", "facts")
 
@@ -87,8 +91,7 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
     """Decide and store; the same application_id and body returns the stored decision
     (created False), a different body is a 409. Returns (id, response text, created)."""
     request_hash = "sha256:" + hashlib.sha256(canonical_json(request).encode()).hexdigest()
-    existing = session.scalar(select(CreditDecisionRecord).where(
-        CreditDecisionRecord.application_id == request["application_id"]))
+    existing = session.execute(_EXISTING, {"application_id": request["application_id"]}).first()
     if existing is not None:
         if existing.request_hash != request_hash:
             raise Conflict(f"application {request['application_id']} was decided with a "
@@ -121,16 +124,17 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
             "model": inputs["model"], "valuation_id": inputs["valuation_id"],
             "created_at": utcnow().isoformat(timespec="seconds")}
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    session.add(CreditDecisionRecord(
-        id=decision_id, application_id=request["application_id"], actor=principal.name,
-        request_hash=request_hash, request_json=canonical_json(request),
-        inputs_json=canonical_json(inputs), response_json=text, strategy_name=chosen.name,
-        strategy_version=chosen.version, valuation_id=inputs["valuation_id"],
-        arm=arm, champion_version=champion.version,
-        challenger_version=experiment.challenger_version if experiment else None,
-        shadow_json=shadow,
-        model_name=inputs["model"]["name"], model_version=inputs["model"]["version"],
-        outcome=decision["outcome"], final_limit=decision["final_limit"]))
+    session.connection().execute(insert(_DECISIONS), [{
+        "id": decision_id, "application_id": request["application_id"], "actor": principal.name,
+        "request_hash": request_hash, "request_json": canonical_json(request),
+        "inputs_json": canonical_json(inputs), "response_json": text,
+        "strategy_name": chosen.name, "strategy_version": chosen.version,
+        "valuation_id": inputs["valuation_id"], "arm": arm,
+        "champion_version": champion.version,
+        "challenger_version": experiment.challenger_version if experiment else None,
+        "shadow_json": shadow, "model_name": inputs["model"]["name"],
+        "model_version": inputs["model"]["version"], "outcome": decision["outcome"],
+        "final_limit": decision["final_limit"]}])  # Core: no ORM unit of work per decision
     return decision_id, text, True
 
 

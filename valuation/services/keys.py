@@ -7,11 +7,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Unauthorized, ValuationError
-from ..store.tables import ApiKeyRecord, DealerRecord, utcnow
+from ..store.tables import ApiKeyRecord, DealerRecord, core, utcnow
 
 ROLES = ("dealer", "underwriter", "pricing_analyst", "pricing_approver", "admin")
 PREFIX_LEN = 8
@@ -82,25 +82,32 @@ def list_keys(session: Session) -> list[ApiKeyRecord]:
     return list(session.scalars(select(ApiKeyRecord).order_by(ApiKeyRecord.id)))
 
 
-def authenticate(session: Session, header: str | None, server_secret: bytes) -> Principal:
+_KEYS = core(ApiKeyRecord)
+_LOOKUP = select(_KEYS.c.prefix, _KEYS.c.name, _KEYS.c.role, _KEYS.c.dealer_id, _KEYS.c.salt,
+                 _KEYS.c.hash, _KEYS.c.digest, _KEYS.c.digest_key, _KEYS.c.revoked_at)
+
+
+def authenticate(conn: Session | Connection, header: str | None, server_secret: bytes
+                 ) -> Principal:
     """The principal of an `Authorization: Bearer` header, or 401. The key is checked by its
-    keyed digest; a key without a digest under this secret (created before digests, or under
-    another secret) is checked once against its scrypt hash and then gets one."""
+    keyed digest (one Core query, no ORM: every request pays it); a key without a digest under
+    this secret (created before digests, or under another secret) is checked once against its
+    scrypt hash and then gets one (the caller commits)."""
     if not header or not header.startswith("Bearer "):
         raise Unauthorized("missing API key: send Authorization: Bearer <key>")
     key = header.removeprefix("Bearer ").strip()
     prefix, _, secret = key.removeprefix(KEY_PREFIX).partition(".")
-    record = session.scalar(select(ApiKeyRecord).where(ApiKeyRecord.prefix == prefix))
-    if record is None or record.revoked_at is not None or not secret:
+    row = conn.execute(_LOOKUP.where(_KEYS.c.prefix == prefix)).first()
+    if row is None or row.revoked_at is not None or not secret:
         raise Unauthorized("invalid or revoked API key")
     digest, current = keyed_digest(key, server_secret), secret_id(server_secret)
-    if record.digest is not None and record.digest_key == current:
-        valid = hmac.compare_digest(record.digest, digest)
+    if row.digest is not None and row.digest_key == current:
+        valid = hmac.compare_digest(row.digest, digest)
     else:
-        valid = hmac.compare_digest(record.hash, _digest(secret, record.salt))
+        valid = hmac.compare_digest(row.hash, _digest(secret, row.salt))
         if valid:
-            record.digest, record.digest_key = digest, current
+            conn.execute(update(_KEYS).where(_KEYS.c.prefix == prefix)
+                         .values(digest=digest, digest_key=current))
     if not valid:
         raise Unauthorized("invalid or revoked API key")
-    return Principal(name=record.name, role=record.role, prefix=record.prefix,
-                     dealer_id=record.dealer_id)
+    return Principal(name=row.name, role=row.role, prefix=row.prefix, dealer_id=row.dealer_id)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import weakref
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from strategies.document import Strategy, canonical_json, default_strategy, load_strategy
@@ -26,11 +27,24 @@ def strategy_of(record: StrategyVersionRecord) -> Strategy:
     return _parse(record.content_hash, record.document_json)
 
 
+# Engines whose database already holds `default` (versions are never deleted): asked once per
+# process, not on every decision.
+_SEEDED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 def seed_default(session: Session) -> None:
     """The shipped default becomes `default` version 1, active, if the name has no versions."""
-    exists = session.scalar(select(StrategyVersionRecord.id).where(
-        StrategyVersionRecord.name == DEFAULT_NAME).limit(1))
-    if exists is None:
+    engine = session.get_bind()
+    if isinstance(engine, Engine) and engine in _SEEDED:
+        return
+    query = select(StrategyVersionRecord.id).where(
+        StrategyVersionRecord.name == DEFAULT_NAME).limit(1)
+    if isinstance(engine, Engine):
+        with engine.connect() as other:  # another connection sees only what is committed
+            if other.scalar(query) is not None:
+                _SEEDED.add(engine)
+                return
+    if session.scalar(query) is None:
         shipped = default_strategy()
         session.add(StrategyVersionRecord(
             name=DEFAULT_NAME, version=1, state=lifecycle.ACTIVE,

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput, NotFound, ServiceUnavailable
@@ -17,7 +17,7 @@ from ..model import explain
 from ..model.predictor import Predictor
 from ..model.record import NAMES
 from ..model.single import value_one
-from ..store.tables import ValuationRecord, utcnow
+from ..store.tables import ValuationRecord, core, utcnow
 from .keys import Principal
 
 MAX_JSON_BATCH = 1_000
@@ -81,31 +81,39 @@ def value_cars(predictor: Predictor, cars: pd.DataFrame,
     parts = explain.breakdown(rows[stage_cols], predictor.point_values,
                               predictor.profile["defaults"], km_year, _learned(predictor))
     future = explain.residuals(rows[stage_cols], predictor.point_values, km_year)
-    chosen = pred[ok].reset_index(drop=True)
-    for i, idx in enumerate(np.flatnonzero(ok)):
-        p = chosen.iloc[i]
-        results[idx] = _body(predictor, rows["valuation_date"][i].date(), p["value_low"],
-                             p["value_high"], p["confidence"], p["confidence_level"],
-                             p["reasons"], p["warnings"], parts[i], future[i])
+    chosen = pred[ok]
+    columns = zip(rows["valuation_date"].dt.date.tolist(), chosen["value_low"].tolist(),
+                  chosen["value_high"].tolist(), chosen["confidence"].tolist(),
+                  chosen["confidence_level"].tolist(), chosen["reasons"].tolist(),
+                  chosen["warnings"].tolist(), parts, future, strict=True)
+    for idx, (day, low, high, score, level, why, warn, part, later) in zip(
+            np.flatnonzero(ok), columns, strict=True):
+        results[idx] = _body(predictor, day, low, high, score, level, why, warn, part, later)
     return results
 
 
-def _store(session: Session, principal: Principal, predictor: Predictor,
-           request: dict[str, Any], body: dict[str, Any]) -> str:
+def _row(principal: Principal, predictor: Predictor, request: dict[str, Any],
+         body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The stored row of one valuation and its exact response text."""
     valuation_id = str(uuid.uuid4())
     created = utcnow()
     body = {"id": valuation_id, **body, "vin": request.get("vin"),
             "external_ref": request.get("external_ref"),
             "created_at": created.isoformat(timespec="seconds")}
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    session.add(ValuationRecord(
-        id=valuation_id, created_at=created, actor=principal.name, key_prefix=principal.prefix,
-        dealer_id=principal.dealer_id, model_name=predictor.ref["name"],
-        model_version=predictor.ref["version"], vin=request.get("vin"),
-        external_ref=request.get("external_ref"),
-        request_json=json.dumps(request, ensure_ascii=False, default=str),
-        response_json=text))
-    return text
+    row = {"id": valuation_id, "created_at": created, "actor": principal.name,
+           "key_prefix": principal.prefix, "dealer_id": principal.dealer_id,
+           "model_name": predictor.ref["name"], "model_version": predictor.ref["version"],
+           "vin": request.get("vin"), "external_ref": request.get("external_ref"),
+           "request_json": json.dumps(request, ensure_ascii=False, default=str),
+           "response_json": text}
+    return row, text
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One Core INSERT (executemany for a batch): no ORM unit of work on the hot path."""
+    if rows:
+        session.connection().execute(insert(core(ValuationRecord)), rows)
 
 
 def create(session: Session, predictor: Predictor | None, principal: Principal,
@@ -116,8 +124,9 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
     if "error" in result:
         raise InvalidInput(result["error"]["message"], errors={"json": {
             "_schema": [result["error"]["message"]]}})
-    text = _store(session, principal, predictor, request, result)
-    return json.loads(text)["id"], text
+    row, text = _row(principal, predictor, request, result)
+    _insert(session, [row])
+    return row["id"], text
 
 
 def create_batch(session: Session, predictor: Predictor | None, principal: Principal,
@@ -131,12 +140,17 @@ def create_batch(session: Session, predictor: Predictor | None, principal: Princ
     values = value_cars(predictor, pd.DataFrame([requests[i] for i in good])) if good else []
     out: list[dict[str, Any]] = [{"row": i, "errors": row_errors[i]} for i in range(len(requests))
                                  if i in row_errors]
+    stored: list[dict[str, Any]] = []
     for i, result in zip(good, values, strict=True):
         if "error" in result:
             out.append({"row": i, "errors": {"_schema": [result["error"]["message"]]}})
         else:
-            out.append({"row": i, **json.loads(_store(session, principal, predictor,
-                                                      requests[i], result))})
+            row, _ = _row(principal, predictor, requests[i], result)
+            stored.append(row)
+            out.append({"row": i, "id": row["id"], **result, "vin": row["vin"],
+                        "external_ref": row["external_ref"],
+                        "created_at": row["created_at"].isoformat(timespec="seconds")})
+    _insert(session, stored)
     return sorted(out, key=lambda r: r["row"])
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -10,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -23,6 +25,11 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+def core(record: type[Base]) -> Table:
+    """A record's table, for Core statements on hot paths (no ORM unit of work)."""
+    return cast(Table, record.__table__)
 
 
 class ApiKeyRecord(Base):

@@ -4,7 +4,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from valuation.model.record import parse_dates, validate_frame
+from valuation.model.record import FIELD_BY_NAME, parse_column, validate_frame
 
 GOOD = {"brand": "Tesla", "series": "Model 3", "energy_type": "bev",
         "first_registration": "2020-03-15", "valuation_date": "2024-03-15",
@@ -24,15 +24,24 @@ def one(**changes: object) -> pd.DataFrame:
     ("2020-03-15T10:00:00", "2020-03-15"),
 ])
 def test_dates_accept_day_month_or_year(text: str, expected: str) -> None:
-    dates, bad = parse_dates(pd.Series([text]))
+    dates, bad = parse_column(pd.Series([text]), FIELD_BY_NAME["first_registration"])
     assert str(dates[0].date()) == expected
     assert not bad[0]
 
 
 @pytest.mark.parametrize("text", ["2020-13-01", "15/03/2020", "soon"])
 def test_bad_dates_are_flagged(text: str) -> None:
-    dates, bad = parse_dates(pd.Series([text]))
+    dates, bad = parse_column(pd.Series([text]), FIELD_BY_NAME["first_registration"])
     assert bad[0] and pd.isna(dates[0])
+
+
+def test_a_batch_repeating_values_is_typed_row_by_row() -> None:
+    """Distinct texts are parsed once and spread back: each row still gets its own verdict
+    (True is not 1, a blank is absent, not invalid)."""
+    col = pd.Series([1, True, "1", None, " 2 ", "2", 1.5, "", 1.0], dtype=object)
+    typed, bad = parse_column(col, FIELD_BY_NAME["transfer_count"])
+    assert bad.tolist() == [False, True, False, False, False, False, True, False, False]
+    assert typed.fillna(-1).tolist() == [1.0, -1, 1.0, -1, 2.0, 2.0, -1, -1, 1.0]
 
 
 def test_a_good_row_is_valid_and_typed() -> None:
