@@ -101,7 +101,8 @@ def demo_data(rows: int, seed: int, as_of: dt.datetime, out: Path) -> None:
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.option("--iterations", default=2000, show_default=True, type=click.IntRange(10, 100_000))
 @click.option("--learning-rate", default=0.1, show_default=True, type=click.FloatRange(0.001, 1))
-@click.option("--depth", default=10, show_default=True, type=click.IntRange(2, 12))
+@click.option("--depth", default=0, show_default=True, type=click.IntRange(0, 12),
+              help="point model depth; 0 chooses 6 or 10 on the calibration rows")
 @click.option("--no-baseline", is_flag=True, help="skip the plain baseline comparison")
 @click.option("--synthetic", is_flag=True, help="mark the card as trained on synthetic data")
 @click.option("--promote", is_flag=True, help="make the new version CURRENT")

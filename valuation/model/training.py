@@ -47,7 +47,9 @@ class TrainConfig:
     seed: int = 42
     iterations: int = 2000
     learning_rate: float = 0.1
-    depth: int = 10
+    # 0: the point model's depth is chosen on the calibration rows (inside the training split)
+    # from DEPTH_CHOICES, with its loss; a small market wants shallower trees than a large one
+    depth: int = 0
     # The point estimate is the 45th percentile, not the median: over-valuing collateral
     # costs a lender more than under-valuing it.
     point_quantile: float = 0.45
@@ -136,7 +138,7 @@ def regressor(cfg: TrainConfig, loss: str, rows: int, **extra: Any) -> CatBoostR
     are set up like it)."""
     params: dict[str, Any] = dict(
         loss_function=loss, iterations=cfg.iterations, learning_rate=cfg.learning_rate,
-        depth=cfg.depth, random_seed=cfg.seed, thread_count=cfg.threads, verbose=0,
+        depth=cfg.depth or max(DEPTH_CHOICES), random_seed=cfg.seed, thread_count=cfg.threads, verbose=0,
         cat_features=list(features.CATEGORICAL), allow_writing_files=False,
         # ctr combinations of a categorical and a float split can break monotone constraints
         # (catboost issue 2272): no combinations.
@@ -192,6 +194,8 @@ def build_profile(frame: pd.DataFrame, rel_width: float) -> dict[str, Any]:
 
 SELECTION_ROWS = 30_000
 SELECTION_MARGIN = 0.05
+DEPTH_CHOICES = (6, 10)
+BAND_DEPTH = 6
 
 
 def recency_weights(frame: pd.DataFrame, half_life_months: float) -> np.ndarray:
@@ -202,37 +206,56 @@ def recency_weights(frame: pd.DataFrame, half_life_months: float) -> np.ndarray:
     return np.power(0.5, (months.max() - months) / half_life_months)
 
 
-def choose_point_loss(x: pd.DataFrame, y: np.ndarray, cal: np.ndarray, cfg: TrainConfig,
-                      progress: Progress, weight: np.ndarray
-                      ) -> tuple[str, float, dict[str, float]]:
-    """Pick the point loss by MdAPE on the calibration rows, from quick models fitted on (at
-    most SELECTION_ROWS of) the other rows; squared error must win by SELECTION_MARGIN.
-    Squared error estimates the mean log price, so it gets a shift to the `point_quantile`
-    of its calibration residuals: either way the point is the conservative 45th percentile.
-    Returns (loss, shift, MdAPE % per candidate)."""
+def choose_point_model(x: pd.DataFrame, y: np.ndarray, cal: np.ndarray, cfg: TrainConfig,
+                       progress: Progress, weight: np.ndarray
+                       ) -> tuple[str, int, float, dict[str, float]]:
+    """Pick the point loss and depth by MdAPE on the calibration rows (training rows only),
+    from quick models fitted on (at most SELECTION_ROWS of) the other rows. Squared error must
+    beat the quantile loss by SELECTION_MARGIN at its best depth; a deeper tree must beat a
+    shallower one by the same margin. Squared error estimates the mean log price, so it gets
+    a shift to the `point_quantile` of its calibration residuals: either way the point is that
+    quantile. Returns (loss, depth, shift, MdAPE % per candidate "loss depth N")."""
     quantile = f"Quantile:alpha={cfg.point_quantile:g}"
-    if cfg.point_loss != "auto":
-        return cfg.point_loss, 0.0, {}
+    depths = (cfg.depth,) if cfg.depth else DEPTH_CHOICES
+    losses = (cfg.point_loss,) if cfg.point_loss != "auto" else ("RMSE", quantile)
+    if len(depths) == 1 and len(losses) == 1:
+        return losses[0], depths[0], 0.0, {}
     fit_rows = np.flatnonzero(~cal)
     if len(fit_rows) > SELECTION_ROWS:
         fit_rows = np.random.default_rng(cfg.seed).choice(fit_rows, SELECTION_ROWS, replace=False)
     iterations = max(100, cfg.iterations // 4)
     trial: dict[str, float] = {}
-    shifts = {quantile: 0.0}
-    for loss in ("RMSE", quantile):
-        model = regressor(cfg, loss, len(x), iterations=iterations,
-                          learning_rate=min(0.3, 2 * cfg.learning_rate))
-        model.fit(x.iloc[fit_rows], y[fit_rows], sample_weight=weight[fit_rows],
-                  callbacks=[_CatBoostProgress(f"choosing the point loss: {loss}", iterations,
-                                               progress)])
-        residual = y[cal] - model.predict(x[cal])
-        if loss == "RMSE":
-            shifts[loss] = float(np.quantile(residual, cfg.point_quantile))
-        trial[loss] = float(np.median(np.abs(np.exp(shifts[loss] - residual) - 1)) * 100)
+    shifts: dict[tuple[str, int], float] = {}
+    for loss in losses:
+        for depth in depths:
+            label = f"{loss} depth {depth}"
+            model = regressor(cfg, loss, len(x), iterations=iterations, depth=depth,
+                              learning_rate=min(0.3, 2 * cfg.learning_rate))
+            model.fit(x.iloc[fit_rows], y[fit_rows], sample_weight=weight[fit_rows],
+                      callbacks=[_CatBoostProgress(f"choosing the point model: {label}",
+                                                   iterations, progress)])
+            residual = y[cal] - model.predict(x[cal])
+            shift = float(np.quantile(residual, cfg.point_quantile)) if loss == "RMSE" else 0.0
+            shifts[(loss, depth)] = shift
+            trial[label] = float(np.median(np.abs(np.exp(shift - residual) - 1)) * 100)
+
+    def best_depth(loss: str) -> int:
+        # the shallowest depth unless a deeper one is clearly better
+        chosen = depths[0]
+        for depth in depths[1:]:
+            if trial[f"{loss} depth {depth}"] < (1 - SELECTION_MARGIN) * trial[
+                    f"{loss} depth {chosen}"]:
+                chosen = depth
+        return chosen
+
     # the quantile loss is robust and conservative by construction: keep it unless squared
     # error is clearly better on the calibration rows
-    best = "RMSE" if trial["RMSE"] < (1 - SELECTION_MARGIN) * trial[quantile] else quantile
-    return best, shifts[best], trial
+    best = {loss: best_depth(loss) for loss in losses}
+    loss = losses[-1]
+    if len(losses) == 2 and trial[f"RMSE depth {best['RMSE']}"] < (1 - SELECTION_MARGIN) * \
+            trial[f"{quantile} depth {best[quantile]}"]:
+        loss = "RMSE"
+    return loss, best[loss], shifts[(loss, best[loss])], trial
 
 
 def fit(frame: pd.DataFrame, cfg: TrainConfig, progress: Progress) -> Predictor:
@@ -255,14 +278,14 @@ def fit(frame: pd.DataFrame, cfg: TrainConfig, progress: Progress) -> Predictor:
     band_iterations = max(100, cfg.iterations // 4)
     for side, alpha in (("low", (1 - cfg.coverage) / 2), ("high", (1 + cfg.coverage) / 2)):
         model = regressor(cfg, f"Quantile:alpha={alpha:g}", len(x), iterations=band_iterations,
-                          depth=min(cfg.depth, 6))
+                          depth=min(cfg.depth or BAND_DEPTH, BAND_DEPTH))
         label = f"P{alpha * 100:.0f} model"
         model.fit(x[~cal], y[~cal], sample_weight=weight[~cal],
                   callbacks=[_CatBoostProgress(label, band_iterations, progress)])
         setattr(predictor, side, model)
-    loss, shift, trial = choose_point_loss(x, y, cal, cfg, progress, weight)
-    card["point"] = {"loss": loss, "shift": shift, "selection": trial}
-    predictor.point = regressor(cfg, loss, len(x))
+    loss, depth, shift, trial = choose_point_model(x, y, cal, cfg, progress, weight)
+    card["point"] = {"loss": loss, "depth": depth, "shift": shift, "selection": trial}
+    predictor.point = regressor(cfg, loss, len(x), depth=depth)
     predictor.point.fit(x, y, sample_weight=weight,
                         callbacks=[_CatBoostProgress("point model", cfg.iterations, progress)])
     off = predictor.offset(frame[cal])
@@ -385,7 +408,8 @@ def make_card(cfg: TrainConfig, predictor: Predictor, counts: dict[str, int], n_
         "calibration": predictor.card["calibration"],
         "priors": predictor.card["priors"],
         "params": {"iterations": cfg.iterations, "learning_rate": cfg.learning_rate,
-                   "depth": cfg.depth, "loss": f"{predictor.card['point']['loss']} (point), Quantile "
+                   "depth": predictor.card["point"]["depth"],
+                   "loss": f"{predictor.card['point']['loss']} (point), Quantile "
                    f"{(1 - cfg.coverage) / 2:g} / {(1 + cfg.coverage) / 2:g} (range)",
                    "seed": cfg.seed, "float_borders": FLOAT_BORDERS,
                    "ctr_target_borders": predictor.point.get_params().get(

@@ -132,3 +132,33 @@ def test_finer_target_statistics_only_for_squared_error_on_enough_rows() -> None
         assert "ctr_target_border_count" not in regressor(cfg, loss, rows).get_params()
     params = regressor(cfg, "RMSE", 20_000).get_params()
     assert params["max_ctr_complexity"] == 1 and params["border_count"] == 128
+
+
+def test_model_selection_sees_only_training_rows(tmp_path: Path, market: pd.DataFrame, tiny,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Choosing the point model's loss and depth receives training rows only: every row of
+    the held-out split is identifiable by its mileage, and none reaches the selection."""
+    from valuation.model import training
+
+    data = market.assign(mileage_km=10_000 + np.arange(len(market)) * 3.0)
+    path = tmp_path / "marked.csv"
+    data.to_csv(path, index=False)
+    cfg = tiny(path, name="marked", depth=0, iterations=60)
+    frame, _ = training.load_training_frame(path, lambda s: None)
+    held = set(frame.loc[split_eval(frame, cfg), "mileage_km"])
+    seen: list[pd.DataFrame] = []
+    choose = training.choose_point_model
+
+    def spy(x, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(x)
+        return choose(x, *args, **kwargs)
+
+    monkeypatch.setattr(training, "choose_point_model", spy)
+    result = train(cfg, Registry(tmp_path / "reg"), lambda s: None, lambda *a: None)
+    assert len(seen) == 1 and len(held) > 400
+    assert held.isdisjoint(seen[0]["mileage_km"])
+    assert len(seen[0]) == result.card["data"]["train_rows"]
+    point = result.card["point"]
+    # both losses at both depths were scored, and the card names the choice
+    assert len(point["selection"]) == 4 and point["depth"] in training.DEPTH_CHOICES
+    assert result.card["params"]["depth"] == point["depth"]
