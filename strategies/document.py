@@ -150,10 +150,8 @@ class Strategy:
 
 
 @functools.lru_cache(maxsize=4096)
-@functools.lru_cache(maxsize=1024)
 def bps(ratio: Decimal) -> int:
-    """A ratio in whole basis points (ratios are validated to at most 4 decimals). Cached: a
-    strategy's few ratios are converted on every decision."""
+    """A ratio in whole basis points (ratios are validated to at most 4 decimals)."""
     return int((ratio * 10_000).to_integral_value())
 
 

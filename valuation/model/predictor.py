@@ -97,13 +97,11 @@ class Predictor:
         return Pool(rows, cat_features=self._cat_indices)
 
     @staticmethod
-    def raw_predict(model: CatBoostRegressor, rows: Pool | list[list[Any]]) -> np.ndarray:
-        """The model's raw output for a pool or rows of `features.model_row` values: one thread,
-        no per-call parameter handling (a few rows cost microseconds, not the milliseconds of
+    def raw_predict(model: CatBoostRegressor, pool: Pool) -> np.ndarray:
+        """The model's raw output for a `pool` of `features.model_row` values: one thread, no
+        per-call parameter handling (a few rows cost microseconds, not the milliseconds of
         `predict` on a DataFrame). Same numbers as `model.predict`."""
-        if not isinstance(rows, Pool):
-            rows = Pool(rows, cat_features=list(model.get_cat_feature_indices()))
-        return np.asarray(model._object._base_predict(rows, "RawFormulaVal", 0, 0, 1, False,
+        return np.asarray(model._object._base_predict(pool, "RawFormulaVal", 0, 0, 1, False,
                                                       "CPU"))
 
     @property

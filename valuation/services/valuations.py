@@ -92,28 +92,31 @@ def value_cars(predictor: Predictor, cars: pd.DataFrame,
     return results
 
 
+_VALUATIONS = core(ValuationRecord)
+
+
 def _row(principal: Principal, predictor: Predictor, request: dict[str, Any],
-         body: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """The stored row of one valuation and its exact response text."""
+         result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stored row of one valuation (its `response_json` is the exact response text) and
+    the response body."""
     valuation_id = str(uuid.uuid4())
     created = utcnow()
-    body = {"id": valuation_id, **body, "vin": request.get("vin"),
+    body = {"id": valuation_id, **result, "vin": request.get("vin"),
             "external_ref": request.get("external_ref"),
             "created_at": created.isoformat(timespec="seconds")}
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     row = {"id": valuation_id, "created_at": created, "actor": principal.name,
            "key_prefix": principal.prefix, "dealer_id": principal.dealer_id,
            "model_name": predictor.ref["name"], "model_version": predictor.ref["version"],
            "vin": request.get("vin"), "external_ref": request.get("external_ref"),
            "request_json": json.dumps(request, ensure_ascii=False, default=str),
-           "response_json": text}
-    return row, text
+           "response_json": json.dumps(body, ensure_ascii=False, separators=(",", ":"))}
+    return row, body
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     """One Core INSERT (executemany for a batch): no ORM unit of work on the hot path."""
     if rows:
-        session.connection().execute(insert(core(ValuationRecord)), rows)
+        session.connection().execute(insert(_VALUATIONS), rows)
 
 
 def create(session: Session, predictor: Predictor | None, principal: Principal,
@@ -124,9 +127,9 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
     if "error" in result:
         raise InvalidInput(result["error"]["message"], errors={"json": {
             "_schema": [result["error"]["message"]]}})
-    row, text = _row(principal, predictor, request, result)
+    row, _ = _row(principal, predictor, request, result)
     _insert(session, [row])
-    return row["id"], text
+    return row["id"], row["response_json"]
 
 
 def create_batch(session: Session, predictor: Predictor | None, principal: Principal,
@@ -145,11 +148,9 @@ def create_batch(session: Session, predictor: Predictor | None, principal: Princ
         if "error" in result:
             out.append({"row": i, "errors": {"_schema": [result["error"]["message"]]}})
         else:
-            row, _ = _row(principal, predictor, requests[i], result)
+            row, body = _row(principal, predictor, requests[i], result)
             stored.append(row)
-            out.append({"row": i, "id": row["id"], **result, "vin": row["vin"],
-                        "external_ref": row["external_ref"],
-                        "created_at": row["created_at"].isoformat(timespec="seconds")})
+            out.append({"row": i, **body})
     _insert(session, stored)
     return sorted(out, key=lambda r: r["row"])
 

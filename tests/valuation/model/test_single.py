@@ -69,7 +69,7 @@ def test_raw_predict_equals_catboost_predict(trained: Predictor, market) -> None
     x = features.model_input(derived[ok], trained.neutral)
     rows = x.astype(object).where(x.notna(), math.nan).to_numpy().tolist()
     for model in (trained.point, trained.low, trained.high):
-        assert np.array_equal(trained.raw_predict(model, rows), model.predict(x))
+        assert np.array_equal(trained.raw_predict(model, trained.pool(rows)), model.predict(x))
 
 
 def test_single_car_bodies_equal_the_batch_bodies(trained: Predictor, market) -> None:
