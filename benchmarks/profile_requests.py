@@ -85,7 +85,9 @@ def _ok(response) -> None:  # type: ignore[no-untyped-def]
 @click.command()
 @click.argument("which", type=click.Choice(["valuations", "credit"]))
 @click.option("--requests", "count", default=400, show_default=True)
-def main(which: str, count: int) -> None:
+@click.option("--top", default=0, show_default=True,
+              help="Also list this many of our own functions, by own time.")
+def main(which: str, count: int, top: int) -> None:
     call = requests(which)
     for _ in range(20):
         call()
@@ -101,10 +103,27 @@ def main(which: str, count: int) -> None:
     for _ in range(count):
         call()
     profiler.disable()
-    total = shares(pstats.Stats(profiler))
+    profiler.dump_stats(str(Path(tempfile.gettempdir()) / f"profile-{which}.prof"))
+    stats = pstats.Stats(profiler)
+    total = shares(stats)
     whole = sum(total.values())
     for label, seconds in sorted(total.items(), key=lambda kv: -kv[1]):
         click.echo(f"{label:22s} {seconds / count * 1e3:7.3f} ms {seconds / whole:7.1%}")
+    for (file, line, name), seconds in ours(stats)[:top]:
+        click.echo(f"{seconds / count * 1e6:8.1f} us  {Path(file).name}:{line} {name}")
+
+
+def ours(stats: pstats.Stats) -> list[tuple[tuple[str, int, str], float]]:
+    """Our functions by own time, with the builtins they call charged to them."""
+    own: dict[tuple[str, int, str], float] = {}
+    for key, (_, _, seconds, _, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if library(key[0], key[2]) == "ours":
+            own[key] = own.get(key, 0.0) + seconds
+        elif key[0] == "~":
+            for caller, figures in callers.items():
+                if library(caller[0], caller[2]) == "ours":
+                    own[caller] = own.get(caller, 0.0) + figures[2]
+    return sorted(own.items(), key=lambda kv: -kv[1])
 
 
 if __name__ == "__main__":

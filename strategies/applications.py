@@ -9,6 +9,7 @@ outside the product's range is not an input error: the engine declines it (TERM_
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -57,14 +58,17 @@ def check_application(app: Application, val: ValuationInput, strategy: Strategy)
     _check_references(app, val, strategy)
 
 
+# checked in this order (the first bad one is reported); the valuation's value comes between
+_MONEY = ("declared_price", "down_payment", "term_months", "monthly_income",
+          "monthly_debt_payments")
+_CAR = ("mileage_km", "customer_score")
+_MONEY_VALUES, _CAR_VALUES = operator.attrgetter(*_MONEY), operator.attrgetter(*_CAR)
+_BOUNDS = tuple((name, *BOUNDS[name]) for name in _MONEY + ("valuation",) + _CAR)
+
+
 def _check_values(app: Application, val: ValuationInput) -> None:
-    for name, value in (("declared_price", app.declared_price),
-                        ("down_payment", app.down_payment), ("term_months", app.term_months),
-                        ("monthly_income", app.monthly_income),
-                        ("monthly_debt_payments", app.monthly_debt_payments),
-                        ("valuation", val.value), ("mileage_km", app.mileage_km),
-                        ("customer_score", app.customer_score)):
-        low, high = BOUNDS[name]
+    values = (*_MONEY_VALUES(app), val.value, *_CAR_VALUES(app))
+    for (name, low, high), value in zip(_BOUNDS, values, strict=True):
         if value is None:
             if name != "customer_score":
                 raise ApplicationError(name, f"{name} is missing")

@@ -87,6 +87,12 @@ class Adjustment:
     max_ratio: Decimal | None = None
     unit: int | None = None
 
+    @functools.cached_property
+    def max_bps(self) -> int:
+        """`max_ratio` in whole basis points (income caps only), once per strategy object."""
+        assert self.max_ratio is not None
+        return bps(self.max_ratio)
+
 
 @dataclass(frozen=True)
 class Product:

@@ -63,8 +63,8 @@ class Valuations(MethodView):
     @valuations_blp.alt_response(201, schema=ValuationSchema, description="the valuation")
     def post(self, payload: dict[str, Any]) -> Response:
         """Value one car: retail value, range, lending value, confidence, breakdown, residuals."""
-        with db.session() as session, session.begin():
-            valuation_id, text = valuations.create(session, serving.predictor(), g.principal,
+        with db.engine().begin() as conn:  # one Core insert: no ORM session needed
+            valuation_id, text = valuations.create(conn, serving.predictor(), g.principal,
                                                    payload)
         location = url_for("valuations.Valuation", valuation_id=valuation_id)
         return json_response(text, 201, Location=location)

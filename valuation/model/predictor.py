@@ -97,12 +97,14 @@ class Predictor:
         return Pool(rows, cat_features=self._cat_indices)
 
     @staticmethod
-    def raw_predict(model: CatBoostRegressor, pool: Pool) -> np.ndarray:
-        """The model's raw output for a `pool` of `features.model_row` values: one thread, no
-        per-call parameter handling (a few rows cost microseconds, not the milliseconds of
-        `predict` on a DataFrame). Same numbers as `model.predict`."""
-        return np.asarray(model._object._base_predict(pool, "RawFormulaVal", 0, 0, 1, False,
-                                                      "CPU"))
+    def raw_predict(model: CatBoostRegressor, pool: Pool, threads: int = 1) -> np.ndarray:
+        """The model's raw output for a `pool` (of `features.model_row` values, or of a
+        `features.model_input` frame): no per-call parameter handling (a few rows cost
+        microseconds, not the milliseconds of `predict` on a DataFrame). One thread for a
+        single car; -1 (every core, as `predict` does) for a batch. Same numbers as
+        `model.predict`."""
+        return np.asarray(model._object._base_predict(pool, "RawFormulaVal", 0, 0, threads,
+                                                      False, "CPU"))
 
     @property
     def point_shift(self) -> float:
@@ -111,12 +113,13 @@ class Predictor:
 
     def log_predict(self, derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Log point, P10 and P90 before prior adjustments, for derived rows."""
-        x = features.model_input(derived, self.neutral)
+        # one pool for the three models: CatBoost converts the frame once, not three times
+        pool = Pool(features.model_input(derived, self.neutral), cat_features=self._cat_indices)
         off = self.offset(derived)
-        point = self.point.predict(x) + off + self.point_shift
+        point = self.raw_predict(self.point, pool, -1) + off + self.point_shift
         shift = float(self.card["calibration"]["conformal_shift"])
-        low = np.minimum(self.low.predict(x) + off - shift, point)
-        high = np.maximum(self.high.predict(x) + off + shift, point)
+        low = np.minimum(self.raw_predict(self.low, pool, -1) + off - shift, point)
+        high = np.maximum(self.raw_predict(self.high, pool, -1) + off + shift, point)
         return point, low, high
 
     # -- the public call -----------------------------------------------------------------

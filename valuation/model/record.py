@@ -131,24 +131,52 @@ def normalize_date(text: str) -> str | None:
 
 def parse_column(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     """Typed column and a mask of present-but-invalid values, by the single-record rules:
-    dates and numbers that are already typed are checked vectorised; anything else is parsed
-    once per distinct text by `parse_value` and spread back to the rows (a batch repeats
-    brands, enums and dates, and even a column of distinct values parses faster this way than
-    through pandas' string methods)."""
+    dates, numbers and booleans that are already typed are checked vectorised; anything else
+    is parsed once per distinct text by `parse_value` (plain YYYY-MM-DD dates by pandas at
+    once, with the same answers) and spread back to the rows: a batch repeats brands, enums
+    and dates."""
     if field.kind == "date" and pd.api.types.is_datetime64_dtype(col.dtype):
         # already dates: the day, no parsing
         return col.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=col.index)
     numeric = (pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype))
     if field.kind in ("int", "float") and numeric:  # already numbers: skip the text round trip
         return _bounded(col.astype("float64"), col.notna(), field)
+    if field.kind == "bool" and pd.api.types.is_bool_dtype(col.dtype):  # already booleans
+        return col.astype("boolean"), pd.Series(False, index=col.index)
     # keyed by text, as `parse_value` reads a value (factorize alone would take True for 1)
     codes, uniques = pd.factorize(col.astype(str).where(col.notna()), use_na_sentinel=True)
+    rows = np.where(codes < 0, len(uniques), codes)
+    if field.kind == "date":
+        days, bad = _date_column(uniques)
+        return (pd.Series(np.append(days, np.datetime64("NaT"))[rows], index=col.index),
+                pd.Series(np.append(bad, False)[rows], index=col.index))
     parsed = [parse_value(u, field) for u in uniques]
     values = [v for v, _ in parsed] + [None]
     bad = np.array([b for _, b in parsed] + [False], dtype=bool)
-    rows = np.where(codes < 0, len(uniques), codes)
     typed = pd.Series(values, dtype=_DTYPES[field.kind]).iloc[rows].set_axis(col.index)
     return typed, pd.Series(bad[rows], index=col.index)
+
+
+def _date_column(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`parse_value` of distinct date texts as (datetime64[ns] days, present but invalid):
+    plain YYYY-MM-DD texts (most of a batch) are parsed by pandas at once, every other text by
+    `_date_value`. Same answers."""
+    days = np.full(len(texts), np.datetime64("NaT"), dtype="datetime64[ns]")
+    bad = np.zeros(len(texts), dtype=bool)
+    iso = pd.Series(texts, dtype=object).str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").to_numpy(dtype=bool)
+    plain = pd.Series(texts[iso], dtype=object)
+    years = plain.str.slice(0, 4).astype("int64").to_numpy()
+    in_range = (years >= YEAR_RANGE[0]) & (years <= YEAR_RANGE[1])  # before pandas sees them
+    parsed = np.full(len(plain), np.datetime64("NaT"), dtype="datetime64[ns]")
+    parsed[in_range] = pd.to_datetime(plain[in_range], format="%Y-%m-%d", errors="coerce")
+    ok = ~np.isnat(parsed)
+    days[iso] = parsed
+    bad[iso] = ~ok
+    for i in np.flatnonzero(~iso):
+        day, bad[i] = _date_value(texts[i])
+        if day is not None:
+            days[i] = np.datetime64(day, "ns")
+    return days, bad
 
 
 _DTYPES = {"date": "datetime64[ns]", "str": "string", "enum": "string", "bool": "boolean",

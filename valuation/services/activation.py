@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from strategies.diff import diff
 from strategies.document import Strategy, load_strategy
 
 from ..errors import Conflict
-from ..store.tables import DealerRecord, ExperimentRecord, StrategyVersionRecord, utcnow
+from ..store.tables import DealerRecord, ExperimentRecord, StrategyVersionRecord, core, utcnow
 from .keys import Principal
 from .lifecycle import (
     ACTIVE,
@@ -71,6 +71,22 @@ def active(session: Session, name: str) -> StrategyVersionRecord | None:
            for r in live):
         promote_due(session, name, now)
         return _current(session, name)
+    return next((r for r in live if r.state == ACTIVE), None)
+
+
+_VERSIONS = core(StrategyVersionRecord)
+_LIVE = select(_VERSIONS).where(_VERSIONS.c.name == bindparam("name"),
+                                _VERSIONS.c.state.in_((ACTIVE, SCHEDULED)))
+
+
+def active_version(session: Session, name: str) -> StrategyVersionRecord | Row | None:
+    """`active` for readers (every decision): one prebuilt Core query and a read-only row with
+    the record's columns, no ORM loading; the ORM path only when a schedule has come due."""
+    live = session.connection().execute(_LIVE, {"name": name}).all()
+    now = utcnow()
+    if any(r.state == SCHEDULED and r.activated_at is not None and aware(r.activated_at) <= now
+           for r in live):
+        return active(session, name)
     return next((r for r in live if r.state == ACTIVE), None)
 
 

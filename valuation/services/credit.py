@@ -10,7 +10,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from strategies.document import Strategy, canonical_json
@@ -27,6 +27,7 @@ _DECISIONS = core(CreditDecisionRecord)
 # The idempotency look-up every decision makes: built once, a Core query.
 _EXISTING = select(_DECISIONS.c.id, _DECISIONS.c.request_hash, _DECISIONS.c.response_json).where(
     _DECISIONS.c.application_id == bindparam("application_id"))
+_INSERT = insert(_DECISIONS)
 DECISION_FIELDS = ("outcome", "recognized_price", "price_gap_pct", "ltv", "requested_amount",
                    "limit_before_adjustments", "final_limit", "reasons", "steps", "facts")
 
@@ -66,12 +67,12 @@ def run(inputs: dict[str, Any], strategy: Strategy) -> dict[str, Any]:
     }
 
 
-def _challenger(session: Session, champion: StrategyVersionRecord, inputs: dict[str, Any]
+def _challenger(session: Session, champion: StrategyVersionRecord | Row, inputs: dict[str, Any]
                 ) -> tuple[StrategyVersionRecord | None, dict[str, Any]]:
     """The running experiment's challenger and its decision on these inputs, or None when no
     experiment runs, the application has no stable subject, or its bucket is the champion's.
     A challenger that cannot decide returns {"error": ...}: it never fails the application."""
-    experiment = experiments.current(session, champion.name)
+    experiment = experiments.running(session, champion.name)
     subject = inputs.get("subject")
     if experiment is None or not subject:
         return None, {}
@@ -91,7 +92,8 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
     """Decide and store; the same application_id and body returns the stored decision
     (created False), a different body is a 409. Returns (id, response text, created)."""
     request_hash = "sha256:" + hashlib.sha256(canonical_json(request).encode()).hexdigest()
-    existing = session.execute(_EXISTING, {"application_id": request["application_id"]}).first()
+    existing = session.connection().execute(
+        _EXISTING, {"application_id": request["application_id"]}).first()
     if existing is not None:
         if existing.request_hash != request_hash:
             raise Conflict(f"application {request['application_id']} was decided with a "
@@ -124,7 +126,7 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
             "model": inputs["model"], "valuation_id": inputs["valuation_id"],
             "created_at": utcnow().isoformat(timespec="seconds")}
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    session.connection().execute(insert(_DECISIONS), [{
+    session.connection().execute(_INSERT, [{
         "id": decision_id, "application_id": request["application_id"], "actor": principal.name,
         "request_hash": request_hash, "request_json": canonical_json(request),
         "inputs_json": canonical_json(inputs), "response_json": text,

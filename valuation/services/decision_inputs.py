@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from strategies.document import Strategy
@@ -17,9 +18,14 @@ from .. import clock
 from ..errors import InvalidInput, NotFound, ServiceUnavailable
 from ..model.predictor import Predictor
 from ..model.record import earliest_date, validate_record
-from ..store.tables import DealerRecord, ValuationRecord, utcnow
+from ..store.tables import DealerRecord, ValuationRecord, core, utcnow
 from . import valuations
 from .keys import Principal
+
+_VALUATIONS = core(ValuationRecord)
+_STORED = select(_VALUATIONS.c.response_json, _VALUATIONS.c.request_json,
+                 _VALUATIONS.c.created_at, _VALUATIONS.c.model_name, _VALUATIONS.c.vin
+                 ).where(_VALUATIONS.c.id == bindparam("id"))
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,8 @@ def _valuation(session: Session, predictor: Predictor | None, principal: Princip
                decision_date: dt.date) -> tuple[dict[str, Any], dict[str, Any], str | None]:
     """(valuation body, the car as requested, its VIN) after the usability checks."""
     if request.get("valuation_id"):
-        record = session.get(ValuationRecord, request["valuation_id"])
+        record = session.connection().execute(
+            _STORED, {"id": request["valuation_id"]}).first()  # read-only: Core, no ORM
         if record is None:
             raise NotFound(f"no valuation {request['valuation_id']}")
         body, car = json.loads(record.response_json), json.loads(record.request_json)

@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,7 @@ from strategies.engine import ApplicationError
 from strategies.frame import decide_frame
 
 from ..errors import Conflict, InvalidInput, NotFound
-from ..store.tables import CreditDecisionRecord, ExperimentRecord, utcnow
+from ..store.tables import CreditDecisionRecord, ExperimentRecord, core, utcnow
 from . import activation, lifecycle, strategy_store
 from .keys import Principal
 from .simulations import applications_of
@@ -37,6 +37,16 @@ def bucket(subject: str, salt: str) -> int:
 def current(session: Session, name: str) -> ExperimentRecord | None:
     return session.scalar(select(ExperimentRecord).where(
         ExperimentRecord.name == name, ExperimentRecord.ended_at.is_(None)))
+
+
+_EXPERIMENTS = core(ExperimentRecord)
+_RUNNING = select(_EXPERIMENTS).where(_EXPERIMENTS.c.name == bindparam("name"),
+                                      _EXPERIMENTS.c.ended_at.is_(None))
+
+
+def running(session: Session, name: str) -> Row | None:
+    """`current` for readers (every decision): a read-only row, one prebuilt Core query."""
+    return session.connection().execute(_RUNNING, {"name": name}).first()
 
 
 def dry_run(session: Session, name: str, version: int) -> int:
@@ -99,7 +109,7 @@ def stop(session: Session, principal: Principal, name: str) -> None:
                     principal.name, None)
 
 
-def body(experiment: ExperimentRecord | None) -> dict[str, Any] | None:
+def body(experiment: ExperimentRecord | Row | None) -> dict[str, Any] | None:
     if experiment is None:
         return None
     return {"challenger_version": experiment.challenger_version,

@@ -7,7 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Unauthorized, ValuationError
@@ -83,8 +83,10 @@ def list_keys(session: Session) -> list[ApiKeyRecord]:
 
 
 _KEYS = core(ApiKeyRecord)
+# built once: a statement object SQLAlchemy has already seen skips its compile-cache key work
 _LOOKUP = select(_KEYS.c.prefix, _KEYS.c.name, _KEYS.c.role, _KEYS.c.dealer_id, _KEYS.c.salt,
-                 _KEYS.c.hash, _KEYS.c.digest, _KEYS.c.digest_key, _KEYS.c.revoked_at)
+                 _KEYS.c.hash, _KEYS.c.digest, _KEYS.c.digest_key, _KEYS.c.revoked_at
+                 ).where(_KEYS.c.prefix == bindparam("prefix"))
 
 
 def authenticate(conn: Session | Connection, header: str | None, server_secret: bytes
@@ -97,7 +99,7 @@ def authenticate(conn: Session | Connection, header: str | None, server_secret: 
         raise Unauthorized("missing API key: send Authorization: Bearer <key>")
     key = header.removeprefix("Bearer ").strip()
     prefix, _, secret = key.removeprefix(KEY_PREFIX).partition(".")
-    row = conn.execute(_LOOKUP.where(_KEYS.c.prefix == prefix)).first()
+    row = conn.execute(_LOOKUP, {"prefix": prefix}).first()
     if row is None or row.revoked_at is not None or not secret:
         raise Unauthorized("invalid or revoked API key")
     digest, current = keyed_digest(key, server_secret), secret_id(server_secret)

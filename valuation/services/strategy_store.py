@@ -6,7 +6,7 @@ import functools
 import json
 import weakref
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, select
 from sqlalchemy.orm import Session
 
 from strategies.document import Strategy, canonical_json, default_strategy, load_strategy
@@ -23,7 +23,7 @@ def _parse(content_hash: str, document_json: str) -> Strategy:
     return load_strategy(json.loads(document_json))
 
 
-def strategy_of(record: StrategyVersionRecord) -> Strategy:
+def strategy_of(record: StrategyVersionRecord | Row) -> Strategy:
     return _parse(record.content_hash, record.document_json)
 
 
@@ -57,10 +57,12 @@ def seed_default(session: Session) -> None:
 
 
 def active_strategy(session: Session, name: str = DEFAULT_NAME
-                    ) -> tuple[StrategyVersionRecord, Strategy]:
+                    ) -> tuple[StrategyVersionRecord | Row, Strategy]:
+    """The active version (read-only: a Core row, see `activation.active_version`) and its
+    parsed strategy."""
     if name == DEFAULT_NAME:
         seed_default(session)
-    record = activation.active(session, name)
+    record = activation.active_version(session, name)
     if record is None:
         raise NotFound(f"strategy {name!r} has no active version")
     return record, strategy_of(record)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput, NotFound, ServiceUnavailable
@@ -92,7 +92,7 @@ def value_cars(predictor: Predictor, cars: pd.DataFrame,
     return results
 
 
-_VALUATIONS = core(ValuationRecord)
+_INSERT = insert(core(ValuationRecord))
 
 
 def _row(principal: Principal, predictor: Predictor, request: dict[str, Any],
@@ -113,13 +113,13 @@ def _row(principal: Principal, predictor: Predictor, request: dict[str, Any],
     return row, body
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert(conn: Session | Connection, rows: list[dict[str, Any]]) -> None:
     """One Core INSERT (executemany for a batch): no ORM unit of work on the hot path."""
     if rows:
-        session.connection().execute(insert(_VALUATIONS), rows)
+        (conn.connection() if isinstance(conn, Session) else conn).execute(_INSERT, rows)
 
 
-def create(session: Session, predictor: Predictor | None, principal: Principal,
+def create(conn: Session | Connection, predictor: Predictor | None, principal: Principal,
            request: dict[str, Any]) -> tuple[str, str]:
     """Value one validated request, store it, return (id, exact response text)."""
     predictor = _require_model(predictor)
@@ -128,7 +128,7 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
         raise InvalidInput(result["error"]["message"], errors={"json": {
             "_schema": [result["error"]["message"]]}})
     row, _ = _row(principal, predictor, request, result)
-    _insert(session, [row])
+    _insert(conn, [row])
     return row["id"], row["response_json"]
 
 

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from catboost import Pool
 
 from valuation.model import features
 from valuation.model.predictor import Predictor
@@ -14,8 +15,9 @@ from valuation.services.valuations import value_car, value_cars
 
 TODAY = dt.date(2029, 12, 31)  # after every demo-market sale; "2030-01-01" is in the future
 BAD_TOKENS = ["", " ", "nan", "NaN", "1_000", "0x10", "abc", "inf", "-5", "1e400", "12.5",
-              "2021-02-30", "1500-01-01", "2030-01-01", "2021-13", "21-06-01", "maybe", "Yes",
-              "TRUE", " 0 ", "+7", ".5", "5.", True, False, -1, 10**9, 3.7, None]
+              "2021-02-30", "1500-01-01", "2262-01-01", "2024-02-29", "١٢٣٤-٠١-٠١", "2030-01-01",
+              "2021-13", "21-06-01", "maybe", "Yes", "TRUE", " 0 ", "+7", ".5", "5.", True, False,
+              -1, 10**9, 3.7, None]
 
 
 def records(market: pd.DataFrame, n: int, seed: int, corrupt: bool) -> list[dict]:
@@ -68,8 +70,11 @@ def test_raw_predict_equals_catboost_predict(trained: Predictor, market) -> None
     ok = (errors == "").to_numpy()
     x = features.model_input(derived[ok], trained.neutral)
     rows = x.astype(object).where(x.notna(), math.nan).to_numpy().tolist()
+    frame_pool = Pool(x, cat_features=list(trained.point.get_cat_feature_indices()))
     for model in (trained.point, trained.low, trained.high):
         assert np.array_equal(trained.raw_predict(model, trained.pool(rows)), model.predict(x))
+        # the batch path: one pool of the frame, every core
+        assert np.array_equal(trained.raw_predict(model, frame_pool, -1), model.predict(x))
 
 
 def test_single_car_bodies_equal_the_batch_bodies(trained: Predictor, market) -> None:
