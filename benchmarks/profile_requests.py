@@ -1,15 +1,25 @@
-"""Where a request's time goes: cProfile over in-process requests (Flask test client, a SQLite
-file, the demo model), each function's own time summed by library; a builtin (dict.get,
-isinstance, ...) is charged to whoever called it.
+"""Where a request's time goes: in-process requests (Flask test client, a SQLite file, the demo
+model), each function's own time summed by library; a builtin (dict.get, isinstance, ...) or a
+C extension's time is charged to the Python function that called it.
 
     .venv/bin/python benchmarks/profile_requests.py valuations|credit [--requests 400]
+    .venv/bin/python benchmarks/profile_requests.py valuations --sampler py-spy
+
+cProfile (the default) adds a fixed cost to every call it sees, so code made of many small
+calls (ours) looks heavier than it is; `--sampler py-spy` samples the stacks instead (no
+per-call cost; py-spy is installed into the virtual environment when missing).
 """
 from __future__ import annotations
 
+import collections
 import cProfile
 import itertools
 import pstats
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,16 +36,24 @@ from valuation.services import keys
 from valuation.store import db
 
 LIBRARIES = (("catboost", "CatBoost"), ("sqlalchemy", "SQLAlchemy"),
-             ("sqlite3", "sqlite3 driver"), ("psycopg", "psycopg driver"),
+             ("sqlite3", "database driver"), ("psycopg", "database driver"),
              ("werkzeug", "werkzeug/Flask"), ("flask", "werkzeug/Flask"),
              ("marshmallow", "marshmallow/webargs"), ("webargs", "marshmallow/webargs"),
              (str(load.ROOT / "valuation"), "ours"), (str(load.ROOT / "strategies"), "ours"),
              ("numpy", "numpy"), ("pandas", "pandas"), ("json", "json"))
 
 
+# SQLAlchemy's one-line calls into the DBAPI driver: a sampler charges the driver's C code to them
+DRIVER_CALLS = ("do_execute", "do_executemany", "do_commit", "do_rollback", "do_close")
+
+
 def library(file: str, name: str) -> str:
-    if name == "raw_predict":
+    """The library a function belongs to (py-spy names methods Class.method)."""
+    method = name.rpartition(".")[2]
+    if method == "raw_predict":
         return "CatBoost"  # one Python line around CatBoost's C++ prediction
+    if "sqlalchemy" in file and method in DRIVER_CALLS:
+        return "database driver"
     return next((label for key, label in LIBRARIES if key in file + name), "other")
 
 
@@ -87,10 +105,16 @@ def _ok(response) -> None:  # type: ignore[no-untyped-def]
 @click.option("--requests", "count", default=400, show_default=True)
 @click.option("--top", default=0, show_default=True,
               help="Also list this many of our own functions, by own time.")
-def main(which: str, count: int, top: int) -> None:
+@click.option("--sampler", type=click.Choice(["cprofile", "py-spy"]), default="cprofile",
+              show_default=True)
+@click.option("--only-run", is_flag=True, hidden=True, help="Run the requests (under py-spy).")
+def main(which: str, count: int, top: int, sampler: str, only_run: bool) -> None:
     call = requests(which)
     for _ in range(20):
         call()
+    if only_run:
+        measured(call, count)
+        return
     times = []
     for _ in range(count):
         started = time.perf_counter()
@@ -98,19 +122,59 @@ def main(which: str, count: int, top: int) -> None:
         times.append(time.perf_counter() - started)
     click.echo(f"{which}: median {statistics.median(times) * 1e3:.2f} ms per request "
                "(no profiler)")
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(count):
-        call()
-    profiler.disable()
-    profiler.dump_stats(str(Path(tempfile.gettempdir()) / f"profile-{which}.prof"))
-    stats = pstats.Stats(profiler)
-    total = shares(stats)
+    if sampler == "py-spy":
+        total, functions = sampled(which, count)
+    else:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        measured(call, count)
+        profiler.disable()
+        profiler.dump_stats(str(Path(tempfile.gettempdir()) / f"profile-{which}.prof"))
+        stats = pstats.Stats(profiler)
+        total, functions = shares(stats), ours(stats)
     whole = sum(total.values())
     for label, seconds in sorted(total.items(), key=lambda kv: -kv[1]):
         click.echo(f"{label:22s} {seconds / count * 1e3:7.3f} ms {seconds / whole:7.1%}")
-    for (file, line, name), seconds in ours(stats)[:top]:
+    for (file, line, name), seconds in functions[:top]:
         click.echo(f"{seconds / count * 1e6:8.1f} us  {Path(file).name}:{line} {name}")
+
+
+def measured(call: Callable[[], None], count: int) -> None:
+    """The profiled requests (py-spy's samples are kept only inside this function)."""
+    for _ in range(count):
+        call()
+
+
+RATE = 1000  # py-spy samples a second
+_FRAME = re.compile(r"(?P<name>.+) \((?P<file>.+):(?P<line>\d+)\)$")
+
+
+def sampled(which: str, count: int
+            ) -> tuple[dict[str, float], list[tuple[tuple[str, int, str], float]]]:
+    """Seconds per library and per function of ours, from py-spy's samples of the requests."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "py-spy"], check=True)
+    out = Path(tempfile.mkdtemp(prefix="py-spy-")) / "stacks.txt"
+    subprocess.run([str(spy), "record", "--format", "raw", "--full-filenames", "-r", str(RATE),
+                    "-o", str(out), "--", sys.executable, __file__, which, "--requests",
+                    str(count), "--only-run"], check=True, capture_output=True)
+    total: dict[str, float] = collections.defaultdict(float)
+    functions: dict[tuple[str, int, str], float] = collections.defaultdict(float)
+    for line in out.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        frames = stack.split(";")
+        if not any(f.startswith("measured (") for f in frames):
+            continue  # start-up and warm-up
+        match = _FRAME.match(frames[-1])
+        file, name = (match["file"], match["name"]) if match else ("", frames[-1])
+        seconds = int(samples) / RATE
+        label = library(file, name)
+        total[label] += seconds
+        if label == "ours" and match:
+            functions[(file, 0, name)] += seconds  # per function, every line of it
+    shutil.rmtree(out.parent, ignore_errors=True)
+    return dict(total), sorted(functions.items(), key=lambda kv: -kv[1])
 
 
 def ours(stats: pstats.Stats) -> list[tuple[tuple[str, int, str], float]]:

@@ -60,7 +60,8 @@ def breakdown(cars: pd.DataFrame, value: Valuer, defaults: dict, km_per_year: fl
 def compose(values: np.ndarray, learned: dict[str, bool]) -> list[dict]:
     """The breakdown of each car (a column of `values`: the reference, then one stage per
     group): base, signed adjustments of the rounded running total, and their source."""
-    rounded = np.round(values).astype(np.int64).T.tolist()  # one list per car
+    # whole units, half away from zero (as every amount of a response): one list per car
+    rounded = (np.sign(values) * np.floor(np.abs(values) + 0.5)).astype(np.int64).T.tolist()
     sources = []
     for _, fields in GROUPS:
         known = [learned.get(f, True) for f in fields]

@@ -75,27 +75,41 @@ def derive_record(typed: dict[str, Any]) -> dict[str, Any]:
 
 
 _NUMBERED = SPEC_NUMERIC + MEDIAN_FILLED + ("model_year", "battery_soh_pct")
+_SPEC = frozenset(SPEC_NUMERIC + SPEC_CATEGORICAL)
+# fill_defaults' order: the specification, model_year, the assumed condition, the medians, SOH
+_FILL_ORDER = (SPEC_NUMERIC + SPEC_CATEGORICAL + ("model_year",) + tuple(ASSUMED_VALUES)
+               + MEDIAN_FILLED + ("battery_soh_pct",))
 
 
 def fill_record(derived: dict[str, Any], defaults: dict[str, Any], expected_soh: float
                 ) -> tuple[dict[str, Any], list[str]]:
     """`fill_defaults` for one derived record: the filled record and the fields assumed, in
-    the same order. (Missing means None or NaN; `v != v` is the NaN test, inlined because
-    this runs for every row a valuation builds.)"""
+    the same order. A fill value is looked up only for a missing field (None or NaN; `v != v`
+    is the NaN test), as this runs for every row a valuation builds and the service's own
+    rows miss almost nothing."""
     out = dict(derived)
-    spec = defaults.get("series_specs", {}).get(f"{derived['brand']}|{derived['series']}", {})
-    fills = [(col, spec.get(col)) for col in SPEC_NUMERIC + SPEC_CATEGORICAL]
-    fills.append(("model_year", float(derived["first_registration"].year)))
-    fills.extend(ASSUMED_VALUES.items())
-    fills.extend((k, defaults[k]) for k in MEDIAN_FILLED if defaults.get(k) is not None)
-    fills.append(("battery_soh_pct", expected_soh if derived["is_nev"] == 1 else None))
     assumed = []
-    for col, value in fills:
+    spec = None
+    for col in _FILL_ORDER:
         current = out.get(col)
-        if current is None or current != current:
-            out[col] = value
-            if value is not None:
-                assumed.append(col)
+        if current is not None and current == current:
+            continue
+        if col in _SPEC:
+            if spec is None:
+                spec = defaults.get("series_specs", {}).get(
+                    f"{derived['brand']}|{derived['series']}", {})
+            value = spec.get(col)
+        elif col == "model_year":
+            value = float(derived["first_registration"].year)
+        elif col in ASSUMED_VALUES:
+            value = ASSUMED_VALUES[col]
+        elif col in MEDIAN_FILLED:
+            value = defaults.get(col)
+        else:  # battery_soh_pct: an NEV's expected SOH at its age and mileage
+            value = expected_soh if derived["is_nev"] == 1 else None
+        out[col] = value
+        if value is not None:
+            assumed.append(col)
     for col in _NUMBERED:
         number = out[col]
         out[col] = math.nan if number is None or number != number else float(number)

@@ -99,11 +99,10 @@ def _later(car: dict[str, Any], km_per_year: float) -> list[dict[str, Any]]:
 
 
 def _canonical(record: dict[str, Any]) -> dict[str, Any]:
-    out = {name: record.get(name) for name in STAGE_FIELDS}
-    for name, value in out.items():
-        if isinstance(value, float) and np.isnan(value):
-            out[name] = None
-    return out
+    """The record's canonical fields, NaN as None (`v != v` is the NaN test: the values are
+    plain Python, never pandas' NA)."""
+    get = record.get
+    return {name: None if (value := get(name)) != value else value for name in STAGE_FIELDS}
 
 
 def value_one(predictor: Predictor, raw: dict[str, Any], today: dt.date | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import uuid
 from typing import Any
 
@@ -25,8 +26,9 @@ MAX_CSV_BATCH = 50_000
 
 
 def _money(x: float) -> int:
-    """Whole currency units, half away from zero (the rounding every response uses)."""
-    return int(np.sign(x) * np.floor(abs(x) + 0.5))
+    """Whole currency units, half away from zero (the rounding every response uses, as
+    `explain.compose` does for the breakdown)."""
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
 def _body(predictor: Predictor, valuation_date: dt.date, value_low: float, value_high: float,

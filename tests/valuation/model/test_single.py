@@ -6,11 +6,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from catboost import Pool
+from catboost import CatBoostRegressor, Pool
 
 from valuation.model import features
-from valuation.model.predictor import Predictor
+from valuation.model.predictor import HIGH_FILE, LOW_FILE, POINT_FILE, Predictor
 from valuation.model.record import FIELDS, validate_frame, validate_record
+from valuation.model.registry import Registry
 from valuation.services.valuations import value_car, value_cars
 
 TODAY = dt.date(2029, 12, 31)  # after every demo-market sale; "2030-01-01" is in the future
@@ -75,6 +76,24 @@ def test_raw_predict_equals_catboost_predict(trained: Predictor, market) -> None
         assert np.array_equal(trained.raw_predict(model, trained.pool(rows)), model.predict(x))
         # the batch path: one pool of the frame, every core
         assert np.array_equal(trained.raw_predict(model, frame_pool, -1), model.predict(x))
+
+
+def test_the_serving_copy_predicts_as_the_model_on_disk(trained: Predictor, model_root,
+                                                        market) -> None:
+    """The served models lack the stored training parameters (CatBoost re-reads them on every
+    call); the trees are the same, so every prediction is too."""
+    frame = pd.DataFrame(records(market, 3_000, seed=11, corrupt=False))
+    derived, errors, _, _ = trained.prepare(frame, TODAY)
+    x = features.model_input(derived[(errors == "").to_numpy()], trained.neutral)
+    assert len(x) > 2_500
+    folder, _ = Registry(model_root).load("tiny")
+    for served, filename in ((trained.point, POINT_FILE), (trained.low, LOW_FILE),
+                             (trained.high, HIGH_FILE)):
+        assert "params" not in served.get_metadata()
+        on_disk = CatBoostRegressor()
+        on_disk.load_model(str(folder / filename))
+        assert "params" in on_disk.get_metadata()
+        assert np.array_equal(served.predict(x), on_disk.predict(x))
 
 
 def test_single_car_bodies_equal_the_batch_bodies(trained: Predictor, market) -> None:
