@@ -24,7 +24,7 @@ valuations_blp = Blueprint("valuations", __name__, url_prefix="/v1/valuations",
 
 
 class ValueSchema(Schema):
-    retail = fields.Integer(metadata={"description": "point estimate (45th percentile)"})
+    retail = fields.Integer(metadata={"description": "point estimate (the median)"})
     low = fields.Integer(metadata={"description": "calibrated P10"})
     high = fields.Integer(metadata={"description": "calibrated P90"})
     lending = fields.Integer(metadata={"description": "collateral value for LTV: the P10"})

@@ -6,6 +6,7 @@ refuses a model whose card disagrees (see registry.check_card).
 """
 from __future__ import annotations
 
+import calendar
 import math
 from typing import Any
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from .record import COMMERCIAL_USAGE, NEV_ENERGY
 
-CONTRACT_VERSION = "3"
+CONTRACT_VERSION = "4"  # 4: valuation_month to the day
 DAYS_PER_MONTH = 365.25 / 12
 MISSING_CATEGORY = "NA"
 
@@ -53,7 +54,10 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
     out["is_commercial"] = out["usage"].isin(COMMERCIAL_USAGE).astype("float64")
     out["log_new_price"] = np.log(out["new_price"].astype("float64"))
     vd = out["valuation_date"]
-    out["valuation_month"] = ((vd.dt.year - 2000) * 12 + vd.dt.month - 1).astype("float64")
+    # months since January 2000, to the day: prices can move within a month (a maker's price
+    # cut), and whole months hid that (US Tesla validation: 3.03 % -> 2.55 % MdAPE)
+    out["valuation_month"] = (((vd.dt.year - 2000) * 12 + vd.dt.month - 1).astype("float64")
+                              + (vd.dt.day - 1) / vd.dt.days_in_month)
     if "price" in out.columns:
         out["retention"] = out["price"] / out["new_price"]
     return out
@@ -70,7 +74,8 @@ def derive_record(typed: dict[str, Any]) -> dict[str, Any]:
     new_price = typed["new_price"]
     out["log_new_price"] = float(np.log(new_price)) if new_price is not None else math.nan
     vd = typed["valuation_date"]
-    out["valuation_month"] = float((vd.year - 2000) * 12 + vd.month - 1)
+    out["valuation_month"] = float((vd.year - 2000) * 12 + vd.month - 1) + (
+        (vd.day - 1) / calendar.monthrange(vd.year, vd.month)[1])
     return out
 
 

@@ -120,7 +120,8 @@ class Predictor:
 
     @property
     def point_shift(self) -> float:
-        """Log shift of the point model (squared-error models: to the 45th percentile)."""
+        """Log shift of the point model (squared-error models: to the training's
+        `point_quantile`, the median by default)."""
         return float(self.card.get("point", {}).get("shift", 0.0))
 
     def log_predict(self, derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

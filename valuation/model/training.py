@@ -50,9 +50,11 @@ class TrainConfig:
     # 0: the point model's depth is chosen on the calibration rows (inside the training split)
     # from DEPTH_CHOICES, with its loss; a small market wants shallower trees than a large one
     depth: int = 0
-    # The point estimate is the 45th percentile, not the median: over-valuing collateral
-    # costs a lender more than under-valuing it.
-    point_quantile: float = 0.45
+    # The point estimate (retail) is the median, the best single estimate of the price; the
+    # lender's conservatism lives in `lending` (the P10) and the over-valued share is reported.
+    # On validation rows inside the training split the median beat the 45th percentile on AU
+    # EV listings (5.56 % -> 5.33 % MdAPE) and US Tesla (3.00 % -> 2.88 %).
+    point_quantile: float = 0.5
     # "auto": choose the point loss (squared error or the quantile loss) on the calibration
     # split; neither wins on every market.
     point_loss: str = "auto"

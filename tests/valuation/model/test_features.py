@@ -37,8 +37,10 @@ def test_nev_means_bev_phev_erev_fcev(energy: str, nev: float) -> None:
     assert derived(energy_type=energy)["is_nev"] == nev
 
 
-def test_valuation_month_counts_months_since_2000() -> None:
-    assert derived(valuation_date="2024-03-10")["valuation_month"] == 24 * 12 + 2
+def test_valuation_month_counts_months_since_2000_to_the_day() -> None:
+    assert derived(valuation_date="2024-03-10")["valuation_month"] == 24 * 12 + 2 + 9 / 31
+    assert derived(valuation_date="2024-02-29")["valuation_month"] == 24 * 12 + 1 + 28 / 29
+    assert derived(valuation_date="2000-01-01")["valuation_month"] == 0.0
 
 
 def test_model_input_has_exactly_the_contract_columns() -> None:
