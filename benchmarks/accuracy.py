@@ -1,6 +1,7 @@
-"""Accuracy benchmark on the real datasets in ../shared/data, as the acceptance figures are measured.
+"""Accuracy benchmark on the real datasets in ../shared/data and the synthetic demo market, as
+the acceptance figures are measured.
 
-    .venv/bin/python benchmarks/accuracy.py [--datasets uk,mathorcup,tesla,au] [--out-dir DIR]
+    .venv/bin/python benchmarks/accuracy.py [--datasets uk,mathorcup,tesla,au,demo] [--out-dir DIR]
 
 Each dataset is converted with its adapter, trained into a scratch registry with the
 split of the acceptance criteria, and evaluated against the plain baseline in the same run.
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import click
 
-from valuation.cli import Progress
+from valuation.cli import DEMO_ROWS, DEMO_SEED, Progress
 from valuation.config import Config
-from valuation.model import adapters
+from valuation.model import adapters, demo_market
 from valuation.model.registry import Registry
 from valuation.model.training import TrainConfig, train
 
@@ -27,6 +28,8 @@ RUNS = {
                       eval_from=dt.date(2021, 4, 1)),
     "tesla": dict(folder="us-tesla-used", currency="USD", eval_split="random"),
     "au": dict(folder="au-ev-listings", currency="AUD", eval_split="random"),
+    # the synthetic demo market (`valuation demo-model`'s rows), with the full training
+    "demo": dict(folder=None, currency="CNY", eval_split="random"),
 }
 
 
@@ -42,11 +45,15 @@ def main(datasets: str, out_dir: Path | None, seed: int) -> None:
     summary = {}
     for name in datasets.split(","):
         run = dict(RUNS[name])
-        src = settings.DATA_ROOT / run.pop("folder")
-        if not src.exists():
-            click.echo(f"{name}: {src} absent, skipped")
-            continue
-        frame, notes = adapters.convert(name, src)
+        folder = run.pop("folder")
+        if folder is None:
+            frame, notes = demo_market.generate(DEMO_ROWS, DEMO_SEED), "synthetic"
+        else:
+            src = settings.DATA_ROOT / folder
+            if not src.exists():
+                click.echo(f"{name}: {src} absent, skipped")
+                continue
+            frame, notes = adapters.convert(name, src)
         path = out_dir / f"{name}.csv"
         frame.to_csv(path, index=False)
         click.echo(f"\n=== {name}: {len(frame):,} canonical rows {notes}")

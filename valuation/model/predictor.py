@@ -21,6 +21,14 @@ POINT_FILE, LOW_FILE, HIGH_FILE = "point.cbm", "low.cbm", "high.cbm"
 PROFILE_FILE = "profile.json"
 HIGH, MEDIUM = 0.7, 0.4  # confidence score thresholds for the levels
 RARE_SERIES_ROWS = 20
+# how a missing guide price was filled: not at all, from the series (then brand) median, or,
+# for a brand and series the model does not know, from the median of cars of its energy type
+GIVEN, SERIES, SEGMENT = "", "series", "segment"
+SERIES_GUESS = ("new_price inferred from the series",
+                "new_price missing: inferred from the series median")
+SEGMENT_GUESS = ("new_price unknown: a segment's median guide price assumed",
+                 "new_price missing and brand and series unknown: the median guide price of "
+                 "cars of its energy type was assumed; give new_price for a real valuation")
 UNUSUAL_KM_PER_YEAR = (1_000, 60_000)  # outside this, mileage is unusual for the age (cars >= 2 y)
 
 
@@ -77,12 +85,22 @@ class Predictor:
         return {"name": self.card.get("name", ""), "version": self.card.get("version", "")}
 
     # -- offsets -------------------------------------------------------------------------
-    def fill_new_price(self, frame: pd.DataFrame) -> pd.Series:
-        """New price, imputed from the series median, then the brand median, when missing."""
+    def fill_new_price(self, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        """New price where missing: the series median, then the brand median, then (a brand and
+        series the model does not know) the median of the car's energy type, then of every car.
+        Returns the filled prices and how each was filled (GIVEN, SERIES or SEGMENT); a model
+        trained before the segment medians existed leaves such a price missing."""
         lookup = self.profile["new_price"]
         brand = frame["brand"].astype(str)
-        guess = (brand + "|" + frame["series"].astype(str)).map(lookup["series"])
-        return frame["new_price"].fillna(guess.fillna(brand.map(lookup["brand"])))
+        line = (brand + "|" + frame["series"].astype(str)).map(lookup["series"])
+        line = line.fillna(brand.map(lookup["brand"]))
+        segment = frame["energy_type"].astype(str).map(lookup.get("energy", {})).astype(float)
+        if lookup.get("all") is not None:
+            segment = segment.fillna(lookup["all"])
+        given = frame["new_price"]
+        how = np.where(given.notna(), GIVEN, np.where(line.notna(), SERIES,
+                                                      np.where(segment.notna(), SEGMENT, GIVEN)))
+        return given.fillna(line).fillna(segment), pd.Series(how, index=frame.index)
 
     def offset(self, derived: pd.DataFrame) -> np.ndarray:
         """The per-row offset added to the models' output (log space)."""
@@ -139,14 +157,13 @@ class Predictor:
     def prepare(self, raw: pd.DataFrame, today: dt.date | None = None
                 ) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.DataFrame]:
         """Validate, infer a missing guide price, derive and complete canonical records.
-        Returns (derived rows, error text per row ('' if valid), guide price inferred mask,
-        assumed-fields mask)."""
+        Returns (derived rows, error text per row ('' if valid), how a missing guide price was
+        filled (GIVEN, SERIES or SEGMENT), assumed-fields mask)."""
         checked = validate_frame(raw, training=False, today=today)
         errors = checked.messages()
-        imputed = pd.Series(False, index=checked.frame.index)
+        imputed = pd.Series(GIVEN, index=checked.frame.index)
         if self.card["target"]["mode"] == "retention":
-            filled = self.fill_new_price(checked.frame)
-            imputed = checked.frame["new_price"].isna() & filled.notna()
+            filled, imputed = self.fill_new_price(checked.frame)
             checked.frame["new_price"] = filled
             no_basis = filled.isna() & (errors == "")
             errors[no_basis] = ("new_price is required for this model: brand and series "
@@ -270,8 +287,9 @@ class Predictor:
         unusual = (rows["age_months"].to_numpy() >= 24) & (
             (kmy < UNUSUAL_KM_PER_YEAR[0]) | (kmy > UNUSUAL_KM_PER_YEAR[1]))
         penalise(unusual, 0.9, "mileage unusual for age", "mileage unusual for age")
-        penalise(imputed.to_numpy(), 0.85, "new_price inferred from the series",
-                 "new_price missing: inferred from the series median")
+        how = imputed.to_numpy()
+        penalise(how == SERIES, 0.85, *SERIES_GUESS)
+        penalise(how == SEGMENT, 0.3, *SEGMENT_GUESS)
         for col in factor_frame.columns:
             bites = factor_frame[col].to_numpy() != 1.0
             penalise(bites, 0.85, f"prior adjustment for {col}",

@@ -17,7 +17,18 @@ from typing import Any
 import numpy as np
 
 from . import explain, features, priors
-from .predictor import HIGH, MEDIUM, RARE_SERIES_ROWS, UNUSUAL_KM_PER_YEAR, Predictor
+from .predictor import (
+    GIVEN,
+    HIGH,
+    MEDIUM,
+    RARE_SERIES_ROWS,
+    SEGMENT,
+    SEGMENT_GUESS,
+    SERIES,
+    SERIES_GUESS,
+    UNUSUAL_KM_PER_YEAR,
+    Predictor,
+)
 from .record import NAMES, validate_record
 
 STAGE_FIELDS = tuple(n for n in NAMES if n != "price")
@@ -55,11 +66,19 @@ def _complete(predictor: Predictor, car: dict[str, Any]) -> tuple[dict[str, Any]
     return features.fill_record(derived, predictor.profile["defaults"], soh)
 
 
-def _guide_price(predictor: Predictor, typed: dict[str, Any]) -> float | None:
+def _guide_price(predictor: Predictor, typed: dict[str, Any]) -> tuple[float | None, str]:
+    """`Predictor.fill_new_price` for one car: (guide price, how it was filled)."""
     lookup = predictor.profile["new_price"]
     brand = str(typed["brand"])
     guess = lookup["series"].get(f"{brand}|{typed['series']}")
-    return guess if guess is not None else lookup["brand"].get(brand)
+    if guess is None:
+        guess = lookup["brand"].get(brand)
+    if guess is not None:
+        return float(guess), SERIES
+    guess = lookup.get("energy", {}).get(str(typed["energy_type"]))
+    if guess is None:
+        guess = lookup.get("all")
+    return (float(guess), SEGMENT) if guess is not None else (None, GIVEN)
 
 
 def _stages(car: dict[str, Any], defaults: dict[str, Any], km_per_year: float
@@ -111,12 +130,11 @@ def value_one(predictor: Predictor, raw: dict[str, Any], today: dt.date | None =
     typed, reasons = validate_record(raw, today)
     if reasons:
         return "; ".join(reasons)
-    imputed = False
+    imputed = GIVEN
     if predictor.card["target"]["mode"] == "retention" and typed["new_price"] is None:
-        typed["new_price"] = _guide_price(predictor, typed)
+        typed["new_price"], imputed = _guide_price(predictor, typed)
         if typed["new_price"] is None:
             return NO_GUIDE_PRICE
-        imputed = True
     car, assumed = _complete(predictor, typed)
     canonical = _canonical(car)
     km_year = float(predictor.profile["median_km_per_year"])
@@ -168,7 +186,7 @@ def assumption_note(car: dict[str, Any], assumed: list[str]) -> str:
     return f"not given, assumed typical: {', '.join(parts)}" if parts else ""
 
 
-def assess_one(predictor: Predictor, car: dict[str, Any], rel_width: float, imputed: bool,
+def assess_one(predictor: Predictor, car: dict[str, Any], rel_width: float, imputed: str,
                factors: dict[str, float]) -> tuple[float, list[str], list[str]]:
     """Predictor.assess for one car: score, reasons, warnings in the same order."""
     prof = predictor.profile
@@ -203,8 +221,8 @@ def assess_one(predictor: Predictor, car: dict[str, Any], rel_width: float, impu
     penalise(car["age_months"] >= 24 and (kmy < UNUSUAL_KM_PER_YEAR[0]
                                           or kmy > UNUSUAL_KM_PER_YEAR[1]),
              0.9, "mileage unusual for age", "mileage unusual for age")
-    penalise(imputed, 0.85, "new_price inferred from the series",
-             "new_price missing: inferred from the series median")
+    penalise(imputed == SERIES, 0.85, *SERIES_GUESS)
+    penalise(imputed == SEGMENT, 0.3, *SEGMENT_GUESS)
     for col, value in factors.items():
         penalise(value != 1.0, 0.85, f"prior adjustment for {col}",
                  f"{col}: prior adjustment applied ({predictor.card['priors'][col]['rule']})")

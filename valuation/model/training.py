@@ -185,6 +185,10 @@ def build_profile(frame: pd.DataFrame, rel_width: float) -> dict[str, Any]:
             "series": with_price.groupby(wp_key)["new_price"].median().round(0).to_dict(),
             "brand": with_price.groupby(with_price["brand"].astype(str))["new_price"]
             .median().round(0).to_dict(),
+            # the last resort for a brand and series the model does not know
+            "energy": with_price.groupby(with_price["energy_type"].astype(str))["new_price"]
+            .median().round(0).to_dict(),
+            "all": float(with_price["new_price"].median().round(0)) if len(with_price) else None,
         },
         "ranges": ranges,
         "median_rel_width": rel_width,

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from valuation.model.predictor import Predictor
+from valuation.model.training import load_training_frame, split_eval
 
 
 def car(**changes: object) -> dict:
@@ -39,8 +40,30 @@ def test_missing_guide_price_is_inferred_from_the_series(trained: Predictor) -> 
     assert out["confidence"][1] < out["confidence"][0]
 
 
-def test_no_guide_price_and_unknown_car_is_an_error(trained: Predictor) -> None:
-    out = trained.predict(pd.DataFrame([car(brand="Lada", series="Niva", new_price=None)]))
+def test_an_unknown_car_without_guide_price_takes_its_energy_types_median(
+        trained: Predictor, market_csv, tiny) -> None:
+    """Every valid record gets a value: an unknown brand and series without a guide price is
+    valued as if it cost the median new price of training cars of its energy type, with low
+    confidence and a warning saying so."""
+    frame, _ = load_training_frame(market_csv, lambda _: None)
+    rows = frame[~split_eval(frame, tiny(market_csv))]
+    petrol = float(rows.loc[rows["energy_type"] == "petrol", "new_price"].dropna().median())
+    assert trained.profile["new_price"]["energy"]["petrol"] == round(petrol)
+    out = trained.predict(pd.DataFrame([car(brand="Lada", series="Niva", new_price=None),
+                                        car(brand="Lada", series="Niva", new_price=petrol)]))
+    assert out["error"].isna().all()
+    assert out["value"][0] == pytest.approx(out["value"][1], rel=1e-9)
+    assert out["confidence_level"][0] == "low"
+    assert out["confidence"][0] == pytest.approx(out["confidence"][1] * 0.3)
+    assert any("median guide price of cars of its energy type" in w for w in out["warnings"][0])
+
+
+def test_a_model_without_segment_medians_still_refuses_such_a_car(trained: Predictor) -> None:
+    older = Predictor(point=trained.point, low=trained.low, high=trained.high, card=trained.card,
+                      profile={**trained.profile, "new_price": {
+                          k: v for k, v in trained.profile["new_price"].items()
+                          if k in ("series", "brand")}})
+    out = older.predict(pd.DataFrame([car(brand="Lada", series="Niva", new_price=None)]))
     assert "new_price is required" in out["error"][0]
 
 
