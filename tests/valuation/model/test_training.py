@@ -162,3 +162,16 @@ def test_model_selection_sees_only_training_rows(tmp_path: Path, market: pd.Data
     # both losses at both depths were scored, and the card names the choice
     assert len(point["selection"]) == 4 and point["depth"] in training.DEPTH_CHOICES
     assert result.card["params"]["depth"] == point["depth"]
+
+
+def test_a_market_larger_than_the_trial_sample_takes_the_deepest_trees(
+        market_csv: Path, tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trials fit a SELECTION_ROWS sample: beyond it, only the loss is chosen."""
+    from valuation.model import training
+
+    monkeypatch.setattr(training, "SELECTION_ROWS", 500)
+    result = train(tiny(market_csv, name="large", depth=0, iterations=60),
+                   Registry(tmp_path / "reg"), lambda s: None, lambda *a: None)
+    point = result.card["point"]
+    assert point["depth"] == max(training.DEPTH_CHOICES) == 10
+    assert sorted(point["selection"]) == ["Quantile:alpha=0.5 depth 10", "RMSE depth 10"]
