@@ -68,7 +68,8 @@ def main(datasets: str, out_dir: Path | None, seed: int) -> None:
             "wall_seconds": round(time.perf_counter() - started, 1),
             "n_eval": overall["n"], "mdape": overall["mdape"], "within_10": overall["within_10"],
             "over_10": overall["over_10"], "coverage": overall["coverage"],
-            "baseline_mdape": base["mdape"], "mdape_gain": metrics["mdape_gain_vs_baseline"],
+            "baseline_mdape": base["mdape"], "baseline_over_10": base["over_10"],
+            "mdape_gain": metrics["mdape_gain_vs_baseline"],
             "by_confidence": {k: v["mdape"] for k, v in metrics["by_confidence"].items()},
         }
         click.echo(json.dumps({name: summary[name]}, indent=1))
