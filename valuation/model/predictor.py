@@ -33,10 +33,11 @@ UNUSUAL_KM_PER_YEAR = (1_000, 60_000)  # outside this, mileage is unusual for th
 
 
 def serving_copy(model: CatBoostRegressor) -> CatBoostRegressor:
-    """The loaded model without its stored training parameters (the `params` metadata, which the
-    files on disk keep). CatBoost re-reads them on every prediction call: about 250 us a call
-    for the demo model whatever the rows, against about 20 us without them. The trees and
-    the feature layout are untouched; a test proves the predictions identical."""
+    """A model just loaded for serving, stripped in place of its stored training parameters
+    (the `params` metadata; the file on disk keeps them). CatBoost re-reads them on every
+    prediction call: about 250 us a call for the demo model whatever the rows, against about
+    20 us without them. The trees and the feature layout are untouched; a test proves the
+    predictions identical."""
     metadata = model.get_metadata()
     if "params" in metadata:
         del metadata["params"]
