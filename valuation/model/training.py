@@ -226,8 +226,9 @@ def choose_point_model(x: pd.DataFrame, y: np.ndarray, cal: np.ndarray, cfg: Tra
     depths = (cfg.depth,) if cfg.depth else DEPTH_CHOICES
     if not cfg.depth and len(fit_rows) > SELECTION_ROWS:
         # the trials see a SELECTION_ROWS sample with a quarter of the iterations: they cannot
-        # show what depth the whole of a larger market supports (UK, 66,000 rows: the trials
-        # preferred depth 6 by 0.7 %, and the market scores better at depth 10)
+        # show what depth the whole of a larger market supports (UK: the trials preferred
+        # depth 6 by 0.7 %; on validation rows inside the training split, fitted on 80 % of
+        # it, depth 10 gave 5.01 % MdAPE and depth 6 5.25 %)
         depths = (max(DEPTH_CHOICES),)
     losses = (cfg.point_loss,) if cfg.point_loss != "auto" else ("RMSE", quantile)
     if len(depths) == 1 and len(losses) == 1:
