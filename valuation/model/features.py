@@ -7,6 +7,7 @@ refuses a model whose card disagrees (see registry.check_card).
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 from typing import Any
 
@@ -63,6 +64,13 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _log(number: float) -> float:
+    """numpy's log (the bits `derive` gets), once per guide price: a valuation's dozen rows
+    share one."""
+    return float(np.log(number))
+
+
 def derive_record(typed: dict[str, Any]) -> dict[str, Any]:
     """`derive` for one validated record (dates as `datetime.date`), in plain Python."""
     out = dict(typed)
@@ -72,7 +80,7 @@ def derive_record(typed: dict[str, Any]) -> dict[str, Any]:
     out["is_nev"] = 1.0 if typed["energy_type"] in NEV_ENERGY else 0.0
     out["is_commercial"] = 1.0 if typed["usage"] in COMMERCIAL_USAGE else 0.0
     new_price = typed["new_price"]
-    out["log_new_price"] = float(np.log(new_price)) if new_price is not None else math.nan
+    out["log_new_price"] = _log(new_price) if new_price is not None else math.nan
     vd = typed["valuation_date"]
     out["valuation_month"] = float((vd.year - 2000) * 12 + vd.month - 1) + (
         (vd.day - 1) / calendar.monthrange(vd.year, vd.month)[1])

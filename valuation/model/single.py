@@ -145,7 +145,8 @@ def value_one(predictor: Predictor, raw: dict[str, Any], today: dt.date | None =
     shift = float(predictor.card["calibration"]["conformal_shift"])
     pool = predictor.pool([features.model_row(r, neutral) for r in built])
     point_logs = predictor.raw_predict(predictor.point, pool)
-    offsets = np.array([predictor.offset_one(r) for r in built])
+    # every built row keeps the car's guide price, so every row has the car's offset
+    offsets = np.full(len(built), off)
     factor_rows = [priors.factors_record(r, predictor.card["priors"]) for r in built]
     combined = np.array([_product(f) for f in factor_rows])
     values = np.exp(point_logs + offsets + predictor.point_shift) * combined
