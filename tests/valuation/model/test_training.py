@@ -164,12 +164,12 @@ def test_model_selection_sees_only_training_rows(tmp_path: Path, market: pd.Data
     assert result.card["params"]["depth"] == point["depth"]
 
 
-def test_a_market_larger_than_the_trial_sample_takes_the_deepest_trees(
+def test_a_large_market_takes_the_deepest_trees(
         market_csv: Path, tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The trials fit a SELECTION_ROWS sample: beyond it, only the loss is chosen."""
+    """From DEEP_ROWS fit rows on, only the loss is chosen."""
     from valuation.model import training
 
-    monkeypatch.setattr(training, "SELECTION_ROWS", 500)
+    monkeypatch.setattr(training, "DEEP_ROWS", 500)
     result = train(tiny(market_csv, name="large", depth=0, iterations=60),
                    Registry(tmp_path / "reg"), lambda s: None, lambda *a: None)
     point = result.card["point"]
