@@ -24,9 +24,10 @@ RARE_SERIES_ROWS = 20
 # how a missing guide price was filled: not at all, from the series (then brand) median, or,
 # for a brand and series the model does not know, from the median of cars of its energy type
 GIVEN, SERIES, SEGMENT = "", "series", "segment"
-SERIES_GUESS = ("new_price inferred from the series",
+# (confidence factor, reason, warning) of each way of filling it
+SERIES_GUESS = (0.85, "new_price inferred from the series",
                 "new_price missing: inferred from the series median")
-SEGMENT_GUESS = ("new_price unknown: a segment's median guide price assumed",
+SEGMENT_GUESS = (0.3, "new_price unknown: a segment's median guide price assumed",
                  "new_price missing and brand and series unknown: the median guide price of "
                  "cars of its energy type was assumed; give new_price for a real valuation")
 UNUSUAL_KM_PER_YEAR = (1_000, 60_000)  # outside this, mileage is unusual for the age (cars >= 2 y)
@@ -289,8 +290,8 @@ class Predictor:
             (kmy < UNUSUAL_KM_PER_YEAR[0]) | (kmy > UNUSUAL_KM_PER_YEAR[1]))
         penalise(unusual, 0.9, "mileage unusual for age", "mileage unusual for age")
         how = imputed.to_numpy()
-        penalise(how == SERIES, 0.85, *SERIES_GUESS)
-        penalise(how == SEGMENT, 0.3, *SEGMENT_GUESS)
+        penalise(how == SERIES, *SERIES_GUESS)
+        penalise(how == SEGMENT, *SEGMENT_GUESS)
         for col in factor_frame.columns:
             bites = factor_frame[col].to_numpy() != 1.0
             penalise(bites, 0.85, f"prior adjustment for {col}",

@@ -222,8 +222,8 @@ def assess_one(predictor: Predictor, car: dict[str, Any], rel_width: float, impu
     penalise(car["age_months"] >= 24 and (kmy < UNUSUAL_KM_PER_YEAR[0]
                                           or kmy > UNUSUAL_KM_PER_YEAR[1]),
              0.9, "mileage unusual for age", "mileage unusual for age")
-    penalise(imputed == SERIES, 0.85, *SERIES_GUESS)
-    penalise(imputed == SEGMENT, 0.3, *SEGMENT_GUESS)
+    penalise(imputed == SERIES, *SERIES_GUESS)
+    penalise(imputed == SEGMENT, *SEGMENT_GUESS)
     for col, value in factors.items():
         penalise(value != 1.0, 0.85, f"prior adjustment for {col}",
                  f"{col}: prior adjustment applied ({predictor.card['priors'][col]['rule']})")

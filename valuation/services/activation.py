@@ -11,6 +11,7 @@ rollback, and the checks that guard them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
@@ -60,15 +61,20 @@ def _current(session: Session, name: str) -> StrategyVersionRecord | None:
         StrategyVersionRecord.name == name, StrategyVersionRecord.state == ACTIVE))
 
 
+def _due(live: Sequence[StrategyVersionRecord | Row], now: dt.datetime) -> bool:
+    """Whether one of the active or scheduled versions is a schedule whose time has come."""
+    return any(r.state == SCHEDULED and r.activated_at is not None
+               and aware(r.activated_at) <= now for r in live)
+
+
 def active(session: Session, name: str) -> StrategyVersionRecord | None:
-    """The active version, after any schedule that has come due took effect (one query when
-    nothing is due: the hot path of every decision)."""
+    """The active version (an ORM record), after any schedule that has come due took effect;
+    readers on the hot path use `active_version`."""
     live = list(session.scalars(select(StrategyVersionRecord).where(
         StrategyVersionRecord.name == name,
         StrategyVersionRecord.state.in_((ACTIVE, SCHEDULED)))))
     now = utcnow()
-    if any(r.state == SCHEDULED and r.activated_at is not None and aware(r.activated_at) <= now
-           for r in live):
+    if _due(live, now):
         promote_due(session, name, now)
         return _current(session, name)
     return next((r for r in live if r.state == ACTIVE), None)
@@ -83,9 +89,7 @@ def active_version(session: Session, name: str) -> StrategyVersionRecord | Row |
     """`active` for readers (every decision): one prebuilt Core query and a read-only row with
     the record's columns, no ORM loading; the ORM path only when a schedule has come due."""
     live = session.connection().execute(_LIVE, {"name": name}).all()
-    now = utcnow()
-    if any(r.state == SCHEDULED and r.activated_at is not None and aware(r.activated_at) <= now
-           for r in live):
+    if _due(live, utcnow()):
         return active(session, name)
     return next((r for r in live if r.state == ACTIVE), None)
 
