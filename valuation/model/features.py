@@ -16,14 +16,22 @@ import pandas as pd
 
 from .record import COMMERCIAL_USAGE, NEV_ENERGY
 
-CONTRACT_VERSION = "4"  # 4: valuation_month to the day
+CONTRACT_VERSION = "5"  # 4: valuation_month to the day; 5: the model line by model year
 DAYS_PER_MONTH = 365.25 / 12
 MISSING_CATEGORY = "NA"
 
-CATEGORICAL: tuple[str, ...] = (
+# the canonical record's categorical fields
+RECORD_CATEGORICAL: tuple[str, ...] = (
     "brand", "series", "variant", "body_type", "energy_type", "transmission",
     "usage", "accident", "region", "color",
 )
+# A model line's price level by model year ("brand|series|year", "brand|series|variant|year";
+# the registration year where the model year is not given). The monotone constraints need
+# max_ctr_complexity=1, which keeps CatBoost from combining series and year itself; given as
+# features, the combinations come back without touching age or mileage. Validation rows inside
+# the training split: US Tesla 2.54 % -> 2.34 % MdAPE, AU EV listings 6.02 % -> 5.55 %.
+LINE_YEAR: tuple[str, ...] = ("series_year", "variant_year")
+CATEGORICAL: tuple[str, ...] = RECORD_CATEGORICAL + LINE_YEAR
 NUMERIC: tuple[str, ...] = (
     "age_months", "mileage_km", "model_year", "displacement_l", "power_kw", "battery_kwh",
     "range_km", "battery_soh_pct", "fuel_consumption_l100km", "seats", "length_mm", "width_mm",
@@ -59,6 +67,12 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
     # cut), and whole months hid that (US Tesla validation: 3.03 % -> 2.55 % MdAPE)
     out["valuation_month"] = (((vd.dt.year - 2000) * 12 + vd.dt.month - 1).astype("float64")
                               + (vd.dt.day - 1) / vd.dt.days_in_month)
+    year = out["model_year"].astype("float64").fillna(
+        out["first_registration"].dt.year.astype("float64")).astype("int64").astype(str)
+    out["series_year"] = out["brand"].astype(str) + "|" + out["series"].astype(str) + "|" + year
+    variant = out["variant"].astype(object)
+    out["variant_year"] = (out["brand"].astype(str) + "|" + out["series"].astype(str) + "|"
+                           + variant.astype(str) + "|" + year).where(variant.notna(), None)
     if "price" in out.columns:
         out["retention"] = out["price"] / out["new_price"]
     return out
@@ -84,6 +98,14 @@ def derive_record(typed: dict[str, Any]) -> dict[str, Any]:
     vd = typed["valuation_date"]
     out["valuation_month"] = float((vd.year - 2000) * 12 + vd.month - 1) + (
         (vd.day - 1) / calendar.monthrange(vd.year, vd.month)[1])
+    model_year = typed["model_year"]
+    year = str(int(model_year if model_year is not None and model_year == model_year
+                   else typed["first_registration"].year))
+    line = f"{typed['brand']}|{typed['series']}|"
+    out["series_year"] = line + year
+    variant = typed["variant"]
+    out["variant_year"] = (None if variant is None or variant != variant
+                           else f"{line}{variant}|{year}")
     return out
 
 

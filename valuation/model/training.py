@@ -329,7 +329,7 @@ BASELINE_NUMERIC = ("model_year", "displacement_l", "power_kw", "battery_kwh", "
 
 def baseline_input(frame: pd.DataFrame) -> pd.DataFrame:
     data = {c: frame[c].astype("string").fillna(features.MISSING_CATEGORY).astype(str)
-            for c in features.CATEGORICAL}
+            for c in features.RECORD_CATEGORICAL}
     for c in BASELINE_NUMERIC:
         col = frame[c]
         if pd.api.types.is_datetime64_any_dtype(col):
@@ -341,7 +341,7 @@ def baseline_input(frame: pd.DataFrame) -> pd.DataFrame:
 def fit_baseline(frame: pd.DataFrame, cfg: TrainConfig) -> CatBoostRegressor:
     model = CatBoostRegressor(iterations=1000, loss_function="RMSE", random_seed=cfg.seed,
                               thread_count=cfg.threads, verbose=0, allow_writing_files=False,
-                              cat_features=list(features.CATEGORICAL))
+                              cat_features=list(features.RECORD_CATEGORICAL))
     model.fit(baseline_input(frame), features.target(frame))
     return model
 

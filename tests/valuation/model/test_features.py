@@ -1,4 +1,5 @@
 """The feature contract: derived features and the exact model columns."""
+import datetime as dt
 import math
 
 import pandas as pd
@@ -41,6 +42,24 @@ def test_valuation_month_counts_months_since_2000_to_the_day() -> None:
     assert derived(valuation_date="2024-03-10")["valuation_month"] == 24 * 12 + 2 + 9 / 31
     assert derived(valuation_date="2024-02-29")["valuation_month"] == 24 * 12 + 1 + 28 / 29
     assert derived(valuation_date="2000-01-01")["valuation_month"] == 0.0
+
+
+@pytest.mark.parametrize("given, series_year, variant_year", [
+    ({"model_year": 2022, "variant": "EV 610km"}, "比亚迪|汉|2022", "比亚迪|汉|EV 610km|2022"),
+    # no model year: the registration year (2021) stands in, as `fill_defaults` fills it
+    ({"variant": "EV 610km"}, "比亚迪|汉|2021", "比亚迪|汉|EV 610km|2021"),
+    ({"model_year": 2020}, "比亚迪|汉|2020", None),
+])
+def test_the_model_line_by_year_in_both_paths(given, series_year, variant_year) -> None:
+    row = derived(**given)
+    assert row["series_year"] == series_year
+    assert (None if pd.isna(row["variant_year"]) else row["variant_year"]) == variant_year
+    record = {"brand": "比亚迪", "series": "汉", "variant": None, "model_year": None,
+              "energy_type": "bev", "usage": "private", "mileage_km": 45000.0,
+              "new_price": 200000.0, "first_registration": dt.date(2021, 1, 1),
+              "valuation_date": dt.date(2024, 1, 1), **given}
+    out = features.derive_record(record)
+    assert (out["series_year"], out["variant_year"]) == (series_year, variant_year)
 
 
 def test_model_input_has_exactly_the_contract_columns() -> None:
