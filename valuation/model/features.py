@@ -40,6 +40,7 @@ NUMERIC: tuple[str, ...] = (
     "flood_damage", "fire_damage", "is_nev", "valuation_month",
 )
 FEATURES: tuple[str, ...] = CATEGORICAL + NUMERIC
+_POSITION = {name: at for at, name in enumerate(FEATURES)}
 # Other things equal, value must not rise with age or mileage, nor fall with condition or SOH.
 MONOTONE: dict[str, int] = {"age_months": -1, "mileage_km": -1, "condition_score": 1,
                             "battery_soh_pct": 1}
@@ -122,13 +123,11 @@ def fill_record(derived: dict[str, Any], defaults: dict[str, Any], expected_soh:
     the same order. A fill value is looked up only for a missing field (None or NaN; `v != v`
     is the NaN test), as this runs for every row a valuation builds and the service's own
     rows miss almost nothing."""
+    get = derived.get
     out = dict(derived)
     assumed = []
     spec = None
-    for col in _FILL_ORDER:
-        current = out.get(col)
-        if current is not None and current == current:
-            continue
+    for col in [col for col in _FILL_ORDER if (current := get(col)) is None or current != current]:
         if col in _SPEC:
             if spec is None:
                 spec = defaults.get("series_specs", {}).get(
@@ -145,22 +144,23 @@ def fill_record(derived: dict[str, Any], defaults: dict[str, Any], expected_soh:
         out[col] = value
         if value is not None:
             assumed.append(col)
-    for col in _NUMBERED:
-        number = out[col]
-        out[col] = math.nan if number is None or number != number else float(number)
+    out.update({col: math.nan if (number := out[col]) is None else float(number)
+                for col in _NUMBERED})
     return out, assumed
 
 
 def model_row(record: dict[str, Any], neutral: tuple[str, ...] = ()) -> list[Any]:
-    """`model_input` for one completed record: the model's values in contract order."""
-    row: list[Any] = []
-    for name in CATEGORICAL:
-        value = record.get(name)
-        missing = value is None or value != value or name in neutral
-        row.append(MISSING_CATEGORY if missing else str(value))
-    for name in NUMERIC:
-        number = record.get(name)
-        row.append(math.nan if number is None or name in neutral else float(number))
+    """`model_input` for one completed record: the model's values in contract order. (One
+    comprehension per kind, then the neutral fields blanked: this runs for every row a
+    valuation builds.)"""
+    get = record.get
+    row: list[Any] = [MISSING_CATEGORY if (value := get(name)) is None or value != value
+                      else str(value) for name in CATEGORICAL]
+    row += [math.nan if (number := get(name)) is None else float(number) for name in NUMERIC]
+    for name in neutral:
+        at = _POSITION.get(name)
+        if at is not None:
+            row[at] = MISSING_CATEGORY if at < len(CATEGORICAL) else math.nan
     return row
 
 

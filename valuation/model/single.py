@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,9 +173,8 @@ def value_one(predictor: Predictor, raw: dict[str, Any], today: dt.date | None =
 
 
 def _product(factors: dict[str, float]) -> float:
-    if not factors:
-        return 1.0
-    return float(np.prod(np.array(list(factors.values()))))
+    """`priors.combined` for one row: the factors multiplied in order (as numpy does)."""
+    return math.prod(factors.values())
 
 
 def assumption_note(car: dict[str, Any], assumed: list[str]) -> str:
