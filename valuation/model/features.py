@@ -7,6 +7,7 @@ refuses a model whose card disagrees (see registry.check_card).
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import functools
 import math
 from typing import Any
@@ -86,6 +87,14 @@ def _log(number: float) -> float:
     return float(np.log(number))
 
 
+@functools.lru_cache(maxsize=4096)
+def _valuation_month(day: dt.date) -> float:
+    """`derive`'s valuation_month for one date, once per date: a valuation's dozen rows share
+    one."""
+    return float((day.year - 2000) * 12 + day.month - 1) + (
+        (day.day - 1) / calendar.monthrange(day.year, day.month)[1])
+
+
 def derive_record(typed: dict[str, Any]) -> dict[str, Any]:
     """`derive` for one validated record (dates as `datetime.date`), in plain Python."""
     out = dict(typed)
@@ -96,9 +105,7 @@ def derive_record(typed: dict[str, Any]) -> dict[str, Any]:
     out["is_commercial"] = 1.0 if typed["usage"] in COMMERCIAL_USAGE else 0.0
     new_price = typed["new_price"]
     out["log_new_price"] = _log(new_price) if new_price is not None else math.nan
-    vd = typed["valuation_date"]
-    out["valuation_month"] = float((vd.year - 2000) * 12 + vd.month - 1) + (
-        (vd.day - 1) / calendar.monthrange(vd.year, vd.month)[1])
+    out["valuation_month"] = _valuation_month(typed["valuation_date"])
     model_year = typed["model_year"]
     year = str(int(model_year if model_year is not None and model_year == model_year
                    else typed["first_registration"].year))
