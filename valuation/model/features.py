@@ -69,12 +69,21 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
     # cut), and whole months hid that (US Tesla validation: 3.03 % -> 2.55 % MdAPE)
     out["valuation_month"] = (((vd.dt.year - 2000) * 12 + vd.dt.month - 1).astype("float64")
                               + (vd.dt.day - 1) / vd.dt.days_in_month)
+    # the model line by model year (the registration year where none is given); None where
+    # either is unknown (an invalid row, which gets no value)
     year = out["model_year"].astype("float64").fillna(
-        out["first_registration"].dt.year.astype("float64")).astype("int64").astype(str)
-    out["series_year"] = out["brand"].astype(str) + "|" + out["series"].astype(str) + "|" + year
-    variant = out["variant"].astype(object)
-    out["variant_year"] = (out["brand"].astype(str) + "|" + out["series"].astype(str) + "|"
-                           + variant.astype(str) + "|" + year).where(variant.notna(), None)
+        out["first_registration"].dt.year.astype("float64"))
+    years = [None if y != y else int(y) for y in year.tolist()]
+    brands, series = (out[c].astype(object).where(out[c].notna(), None).tolist()
+                      for c in ("brand", "series"))
+    variants = out["variant"].astype(object).where(out["variant"].notna(), None).tolist()
+    # plain string formatting: several times faster than pandas' string addition
+    lines = [None if b is None or line is None or y is None else f"{b}|{line}|"
+             for b, line, y in zip(brands, series, years, strict=True)]
+    out["series_year"] = [None if line is None else f"{line}{y}"
+                          for line, y in zip(lines, years, strict=True)]
+    out["variant_year"] = [None if line is None or v is None else f"{line}{v}|{y}"
+                           for line, v, y in zip(lines, variants, years, strict=True)]
     if "price" in out.columns:
         out["retention"] = out["price"] / out["new_price"]
     return out

@@ -16,12 +16,16 @@ def car(**changes: object) -> dict:
 
 def test_bad_rows_get_an_error_and_no_value(trained: Predictor) -> None:
     out = trained.predict(pd.DataFrame([car(), car(mileage_km=-1), car(brand=""),
-                                        car(first_registration="2030-01-01")]))
+                                        car(first_registration="2030-01-01"),
+                                        car(first_registration="not a date"),
+                                        car(first_registration=None)]))
     assert out["error"].tolist()[0] is None
-    assert out["value"].notna().tolist() == [True, False, False, False]
+    assert out["value"].notna().tolist() == [True, False, False, False, False, False]
     assert out["error"][1] == "invalid mileage_km"
     assert out["error"][2] == "missing brand"
     assert out["error"][3] == "registration in the future; registration after valuation date"
+    assert out["error"][4] == "invalid first_registration"
+    assert out["error"][5] == "missing first_registration"
 
 
 def test_unknown_series_is_valued_with_low_confidence(trained: Predictor) -> None:
