@@ -78,8 +78,8 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
                       for c in ("brand", "series"))
     variants = out["variant"].astype(object).where(out["variant"].notna(), None).tolist()
     # plain string formatting: several times faster than pandas' string addition
-    lines = [None if b is None or line is None or y is None else f"{b}|{line}|"
-             for b, line, y in zip(brands, series, years, strict=True)]
+    lines = [None if b is None or name is None or y is None else f"{b}|{name}|"
+             for b, name, y in zip(brands, series, years, strict=True)]
     out["series_year"] = [None if line is None else f"{line}{y}"
                           for line, y in zip(lines, years, strict=True)]
     out["variant_year"] = [None if line is None or v is None else f"{line}{v}|{y}"

@@ -174,7 +174,7 @@ def value_one(predictor: Predictor, raw: dict[str, Any], today: dt.date | None =
 
 def _product(factors: dict[str, float]) -> float:
     """`priors.combined` for one row: the factors multiplied in order (as numpy does)."""
-    return math.prod(factors.values())
+    return float(math.prod(factors.values()))
 
 
 def assumption_note(car: dict[str, Any], assumed: list[str]) -> str:
