@@ -56,37 +56,77 @@ SPEC_CATEGORICAL = ("body_type", "transmission")
 
 def derive(frame: pd.DataFrame) -> pd.DataFrame:
     """Add the derived columns to a validated canonical frame (returns a new frame)."""
-    out = frame.copy()
-    days = (out["valuation_date"] - out["first_registration"]).dt.days
-    out["age_months"] = (days / DAYS_PER_MONTH).clip(lower=0)
-    years = (out["age_months"] / 12).clip(lower=1 / 12)
-    out["mileage_per_year_km"] = out["mileage_km"] / years
-    out["is_nev"] = out["energy_type"].isin(NEV_ENERGY).astype("float64")
-    out["is_commercial"] = out["usage"].isin(COMMERCIAL_USAGE).astype("float64")
-    out["log_new_price"] = np.log(out["new_price"].astype("float64"))
-    vd = out["valuation_date"]
+    reg = frame["first_registration"].to_numpy(dtype="datetime64[ns]")
+    val = frame["valuation_date"].to_numpy(dtype="datetime64[ns]")
+    new: dict[str, Any] = {}
+    new["age_months"] = np.maximum(_count((val - reg).astype("timedelta64[D]")) / DAYS_PER_MONTH,
+                                   0.0)  # NaN (an unknown date) stays NaN
+    years = np.maximum(new["age_months"] / 12, 1 / 12)
+    new["mileage_per_year_km"] = frame["mileage_km"].to_numpy(dtype="float64") / years
+    new["is_nev"] = frame["energy_type"].isin(NEV_ENERGY).to_numpy(dtype="float64")
+    new["is_commercial"] = frame["usage"].isin(COMMERCIAL_USAGE).to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        new["log_new_price"] = np.log(frame["new_price"].to_numpy(dtype="float64"))
     # months since January 2000, to the day: prices can move within a month (a maker's price
     # cut), and whole months hid that (US Tesla validation: 3.03 % -> 2.55 % MdAPE)
-    out["valuation_month"] = (((vd.dt.year - 2000) * 12 + vd.dt.month - 1).astype("float64")
-                              + (vd.dt.day - 1) / vd.dt.days_in_month)
+    month = val.astype("datetime64[M]")
+    first = month.astype("datetime64[D]")
+    day = _count(val.astype("datetime64[D]") - first)  # day of the month - 1
+    length = _count((month + 1).astype("datetime64[D]") - first)
+    since_2000 = _count(month - np.datetime64("2000-01", "M"))
+    new["valuation_month"] = since_2000 + day / length
     # the model line by model year (the registration year where none is given); None where
     # either is unknown (an invalid row, which gets no value)
-    year = out["model_year"].astype("float64").fillna(
-        out["first_registration"].dt.year.astype("float64"))
-    years = [None if y != y else int(y) for y in year.tolist()]
-    brands, series = (out[c].astype(object).where(out[c].notna(), None).tolist()
-                      for c in ("brand", "series"))
-    variants = out["variant"].astype(object).where(out["variant"].notna(), None).tolist()
-    # plain string formatting: several times faster than pandas' string addition
-    lines = [None if b is None or name is None or y is None else f"{b}|{name}|"
-             for b, name, y in zip(brands, series, years, strict=True)]
-    out["series_year"] = [None if line is None else f"{line}{y}"
-                          for line, y in zip(lines, years, strict=True)]
-    out["variant_year"] = [None if line is None or v is None else f"{line}{v}|{y}"
-                           for line, v, y in zip(lines, variants, years, strict=True)]
-    if "price" in out.columns:
-        out["retention"] = out["price"] / out["new_price"]
-    return out
+    year = frame["model_year"].to_numpy(dtype="float64")
+    year = np.where(np.isnan(year), _years(reg), year)
+    new["series_year"], new["variant_year"] = _line_years(frame, year)
+    if "price" in frame.columns:
+        new["retention"] = (frame["price"].to_numpy(dtype="float64")
+                            / frame["new_price"].to_numpy(dtype="float64"))
+    return pd.concat([frame.drop(columns=[c for c in new if c in frame.columns]),
+                      pd.DataFrame(new, index=frame.index)], axis=1)
+
+
+def _count(gap: np.ndarray) -> np.ndarray:
+    """A numpy timedelta array as a float count of its unit (days, months), NaN where not a
+    time."""
+    return np.where(np.isnat(gap), np.nan, gap.astype("int64").astype("float64"))
+
+
+def _years(days: np.ndarray) -> np.ndarray:
+    """The calendar year of numpy datetimes as floats, NaN where not a time."""
+    return np.where(np.isnat(days), np.nan,
+                    days.astype("datetime64[Y]").astype("int64").astype("float64") + 1970)
+
+
+def _line_years(frame: pd.DataFrame, year: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    """"brand|series|year" and "brand|series|variant|year" per row, formatted once per distinct
+    combination (a batch has a few hundred), None where a part is unknown."""
+    parts = [pd.factorize(frame[c].to_numpy(dtype=object), use_na_sentinel=True)
+             for c in ("brand", "series", "variant")]
+    year_codes, year_values = pd.factorize(year, use_na_sentinel=True)
+    codes = [c for c, _ in parts] + [year_codes]
+    sizes = [len(u) + 1 for _, u in parts] + [len(year_values) + 1]
+    # one integer per combination: missing (-1) becomes each part's last position
+    key = np.zeros(len(frame), dtype=np.int64)
+    for c, size in zip(codes, sizes, strict=True):
+        key = key * size + np.where(c < 0, size - 1, c)
+    combos, at = np.unique(key, return_inverse=True)
+    texts_series, texts_variant = [], []
+    (_, brands), (_, series), (_, variants) = parts
+    for combo in combos.tolist():
+        y, combo = combo % sizes[3], combo // sizes[3]
+        v, combo = combo % sizes[2], combo // sizes[2]
+        s, b = combo % sizes[1], combo // sizes[1]
+        if b == len(brands) or s == len(series) or y == len(year_values):
+            texts_series.append(None)
+            texts_variant.append(None)
+            continue
+        line, model_year = f"{brands[b]}|{series[s]}|", int(year_values[y])
+        texts_series.append(f"{line}{model_year}")
+        texts_variant.append(None if v == len(variants) else f"{line}{variants[v]}|{model_year}")
+    return (pd.Series(np.array(texts_series, dtype=object)[at], index=frame.index, dtype=object),
+            pd.Series(np.array(texts_variant, dtype=object)[at], index=frame.index, dtype=object))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -181,7 +221,11 @@ def model_row(record: dict[str, Any], neutral: tuple[str, ...] = ()) -> list[Any
 
 
 def series_key(frame: pd.DataFrame) -> pd.Series:
-    return frame["brand"].astype(str) + "|" + frame["series"].astype(str)
+    """"brand|series" per row (plain string formatting: faster than pandas' string addition)."""
+    pairs = zip(frame["brand"].astype(str).tolist(), frame["series"].astype(str).tolist(),
+                strict=True)
+    return pd.Series([f"{brand}|{series}" for brand, series in pairs], index=frame.index,
+                     dtype=object)
 
 
 def learn_defaults(derived: pd.DataFrame) -> dict[str, Any]:
@@ -209,46 +253,79 @@ def fill_defaults(derived: pd.DataFrame, defaults: dict[str, Any],
     and condition as typical (no accident or damage, private use, training median condition
     and transfers, for an NEV the SOH expected at its age and mileage).
     Returns the filled frame and a mask of what was assumed."""
-    out = derived.copy()
     masks: dict[str, np.ndarray] = {}
-    specs = defaults.get("series_specs", {})
     # each row's series specification, all columns in one look-up
-    table = pd.DataFrame.from_dict(specs, orient="index").reindex(
-        columns=list(SPEC_NUMERIC + SPEC_CATEGORICAL))
-    spec = table.reindex(series_key(out).to_numpy())
-    fills: dict[str, Any] = {col: spec[col].to_numpy() for col in SPEC_NUMERIC + SPEC_CATEGORICAL}
-    fills["model_year"] = out["first_registration"].dt.year.to_numpy(dtype="float64")
+    keys, columns = _spec_table(defaults.get("series_specs", {}))
+    at = keys.get_indexer(series_key(derived).to_numpy())  # -1, no spec: the last, empty row
+    fills: dict[str, Any] = {col: values[at] for col, values in columns.items()}
+    fills["model_year"] = derived["first_registration"].dt.year.to_numpy(dtype="float64")
     fills.update(ASSUMED_VALUES)
     fills.update({k: defaults.get(k) for k in MEDIAN_FILLED if defaults.get(k) is not None})
-    fills["battery_soh_pct"] = expected_soh.where(out["is_nev"] == 1).to_numpy(dtype="float64")
+    fills["battery_soh_pct"] = np.where(derived["is_nev"].to_numpy() == 1,
+                                        expected_soh.to_numpy(dtype="float64"), np.nan)
+    filled_columns: dict[str, Any] = {}
     for col, value in fills.items():
-        before = out[col].isna().to_numpy()
+        before = derived[col].isna().to_numpy()
         if col in _NUMBERED:  # numbers stay numbers: no round trip through objects
-            current = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype="float64")
+            current = pd.to_numeric(derived[col], errors="coerce").to_numpy(dtype="float64")
             filled = np.where(before, np.asarray(value, dtype="float64"), current)
             masks[col] = before & ~np.isnan(filled)
-            out[col] = filled
+            filled_columns[col] = filled
         else:
-            column = out[col].astype(object).where(~before, pd.Series(value, index=out.index)
-                                                   if isinstance(value, np.ndarray) else value)
-            masks[col] = before & column.notna().to_numpy()
-            out[col] = column
+            column = np.where(before, value, derived[col].to_numpy(dtype=object, na_value=None))
+            masks[col] = before & ~pd.isna(column)
+            filled_columns[col] = column
     for col in ("flood_damage", "fire_damage"):
-        out[col] = out[col].astype("boolean")
-    return out, pd.DataFrame(masks, index=out.index)
+        filled_columns[col] = pd.array(filled_columns[col], dtype="boolean")
+    out = pd.concat([derived.drop(columns=list(filled_columns)),
+                     pd.DataFrame(filled_columns, index=derived.index)], axis=1)
+    return out, pd.DataFrame(masks, index=derived.index)
+
+
+_SPEC_TABLES: dict[int, tuple[dict[str, Any], pd.Index, dict[str, np.ndarray]]] = {}
+
+
+def _spec_table(specs: dict[str, Any]) -> tuple[pd.Index, dict[str, np.ndarray]]:
+    """The series specifications as series keys and, per spec column, the values in key order
+    plus one empty value at the end (position -1: a series without a spec). Built once per
+    model's defaults, not once per call."""
+    hit = _SPEC_TABLES.get(id(specs))
+    if hit is not None and hit[0] is specs:
+        return hit[1], hit[2]
+    keys = pd.Index(list(specs), dtype=object)
+    columns = {col: np.array([specs[k].get(col, np.nan) for k in keys] + [np.nan],
+                             dtype="float64") for col in SPEC_NUMERIC}
+    columns.update({col: np.array([specs[k].get(col) for k in keys] + [None], dtype=object)
+                    for col in SPEC_CATEGORICAL})
+    if len(_SPEC_TABLES) >= 8:  # a process serves a few models; training builds more
+        _SPEC_TABLES.clear()
+    _SPEC_TABLES[id(specs)] = (specs, keys, columns)  # the dict is kept: its id is not reused
+    return keys, columns
 
 
 def model_input(derived: pd.DataFrame, neutral: tuple[str, ...] = ()) -> pd.DataFrame:
     """Exactly the model's columns, in contract order and dtypes. `neutral` columns (effects the
     model does not learn; priors apply instead) are blanked so they never move the model."""
-    data = {}
+    data: dict[str, Any] = {}
+    blank = pd.Categorical.from_codes(np.zeros(len(derived), dtype=np.int8), [MISSING_CATEGORY])
     for name in CATEGORICAL:
-        col = derived[name].astype("string").fillna(MISSING_CATEGORY).astype(str)
-        data[name] = pd.Series(MISSING_CATEGORY, index=col.index) if name in neutral else col
+        data[name] = blank if name in neutral else _category(derived[name])
     for name in NUMERIC:
-        col = pd.to_numeric(derived[name], errors="coerce").astype("float64")
+        col = pd.to_numeric(derived[name], errors="coerce").to_numpy(dtype="float64")
         data[name] = col * np.nan if name in neutral else col
     return pd.DataFrame(data, index=derived.index)
+
+
+def _category(col: pd.Series) -> pd.Categorical:
+    """A categorical column as CatBoost reads it: each value's text, MISSING_CATEGORY where
+    absent. A pandas Categorical, as CatBoost builds a pool from one in a fifth of the time of
+    a text column (the same values, so the same predictions; tested)."""
+    codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+    labels = np.array([str(u) for u in uniques] + [MISSING_CATEGORY], dtype=object)
+    # two values with one text (1 and "1") or a value that reads MISSING_CATEGORY: one category
+    label_codes, categories = pd.factorize(labels)
+    return pd.Categorical.from_codes(label_codes[np.where(codes < 0, len(uniques), codes)],
+                                     categories)
 
 
 def target(derived: pd.DataFrame) -> np.ndarray:

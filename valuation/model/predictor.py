@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,16 +94,24 @@ class Predictor:
         Returns the filled prices and how each was filled (GIVEN, SERIES or SEGMENT); a model
         trained before the segment medians existed leaves such a price missing."""
         lookup = self.profile["new_price"]
-        brand = frame["brand"].astype(str)
-        line = (brand + "|" + frame["series"].astype(str)).map(lookup["series"])
-        line = line.fillna(brand.map(lookup["brand"]))
-        segment = frame["energy_type"].astype(str).map(lookup.get("energy", {})).astype(float)
-        if lookup.get("all") is not None:
-            segment = segment.fillna(lookup["all"])
-        given = frame["new_price"]
-        how = np.where(given.notna(), GIVEN, np.where(line.notna(), SERIES,
-                                                      np.where(segment.notna(), SEGMENT, GIVEN)))
-        return given.fillna(line).fillna(segment), pd.Series(how, index=frame.index)
+        by_series, by_brand = lookup["series"], lookup["brand"]
+        by_energy, overall = lookup.get("energy", {}), lookup.get("all")
+        nan = math.nan
+        line = np.array([by_series.get(key, by_brand.get(brand, nan)) for key, brand in zip(
+            features.series_key(frame).tolist(), frame["brand"].astype(str).tolist(),
+            strict=True)], dtype="float64")
+        segment = np.array([by_energy.get(energy, nan)
+                            for energy in frame["energy_type"].astype(str).tolist()],
+                           dtype="float64")
+        if overall is not None:
+            segment = np.where(np.isnan(segment), float(overall), segment)
+        given = frame["new_price"].to_numpy(dtype="float64")
+        known = ~np.isnan(given)
+        how = np.where(known, GIVEN, np.where(~np.isnan(line), SERIES,
+                                              np.where(~np.isnan(segment), SEGMENT, GIVEN)))
+        filled = np.where(known, given, np.where(np.isnan(line), segment, line))
+        return (pd.Series(filled, index=frame.index, name="new_price"),
+                pd.Series(how, index=frame.index))
 
     def offset(self, derived: pd.DataFrame) -> np.ndarray:
         """The per-row offset added to the models' output (log space)."""
@@ -192,35 +201,39 @@ class Predictor:
         """`predict`, plus the completed canonical rows it valued (for the breakdown)."""
         derived, errors, imputed, assumed = self.prepare(raw, today)
         ok = (errors == "").to_numpy()
-        out = pd.DataFrame(index=derived.index)
-        out["error"] = pd.Series([e or None for e in errors], index=out.index, dtype=object)
+        n = len(derived)
+        columns: dict[str, Any] = {"error": np.array([e or None for e in errors.tolist()],
+                                                    dtype=object)}
         for col in ("value", "value_low", "value_high", "confidence"):
-            out[col] = np.nan
-        out["confidence_level"] = None
-        out["reasons"] = [[] for _ in range(len(out))]
-        out["warnings"] = [[] for _ in range(len(out))]
-        if not ok.any():
-            return out, derived
-        rows = derived[ok]
-        point, low, high = self.log_predict(rows)
-        factor_frame = priors.factors(rows, self.card["priors"])
-        factor = priors.combined(factor_frame)
-        out.loc[ok, "value"] = np.exp(point) * factor
-        out.loc[ok, "value_low"] = np.exp(low) * factor
-        out.loc[ok, "value_high"] = np.exp(high) * factor
-        for col in factor_frame.columns:
-            out.loc[ok, f"prior_{col}"] = factor_frame[col].to_numpy()
-        rel_width = (np.exp(high) - np.exp(low)) / np.exp(point)
-        score, reasons, warnings = self.assess(rows, rel_width, imputed[ok], factor_frame)
-        for i, text in enumerate(self.assumption_notes(rows, assumed[ok])):
-            if text:
-                warnings[i].append(text)
-        out.loc[ok, "confidence"] = score
-        out.loc[ok, "confidence_level"] = np.where(score >= HIGH, "high",
-                                                   np.where(score >= MEDIUM, "medium", "low"))
-        out.loc[ok, "reasons"] = pd.Series(reasons, index=rows.index)
-        out.loc[ok, "warnings"] = pd.Series(warnings, index=rows.index)
-        return out, derived
+            columns[col] = np.full(n, np.nan)
+        columns["confidence_level"] = np.full(n, None, dtype=object)
+        columns["reasons"] = [[] for _ in range(n)]
+        columns["warnings"] = [[] for _ in range(n)]
+        if ok.any():
+            rows = derived[ok]
+            point, low, high = self.log_predict(rows)
+            factor_frame = priors.factors(rows, self.card["priors"])
+            factor = priors.combined(factor_frame)
+            columns["value"][ok] = np.exp(point) * factor
+            columns["value_low"][ok] = np.exp(low) * factor
+            columns["value_high"][ok] = np.exp(high) * factor
+            for col in factor_frame.columns:
+                columns[f"prior_{col}"] = np.full(n, np.nan)
+                columns[f"prior_{col}"][ok] = factor_frame[col].to_numpy()
+            rel_width = (np.exp(high) - np.exp(low)) / np.exp(point)
+            score, reasons, warnings = self.assess(rows, rel_width, imputed[ok], factor_frame)
+            for i, text in enumerate(self.assumption_notes(rows, assumed[ok])):
+                if text:
+                    warnings[i].append(text)
+            columns["confidence"][ok] = score
+            columns["confidence_level"][ok] = np.where(
+                score >= HIGH, "high", np.where(score >= MEDIUM, "medium", "low"))
+            for i, at in enumerate(np.flatnonzero(ok).tolist()):
+                columns["reasons"][at] = reasons[i]
+                columns["warnings"][at] = warnings[i]
+        for col in ("error", "confidence_level"):  # texts or None (pandas would make None NaN)
+            columns[col] = pd.Series(columns[col], index=derived.index, dtype=object)
+        return pd.DataFrame(columns, index=derived.index), derived
 
     def complete(self, derived: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Fill condition fields the caller left out with typical values (features.fill_defaults)."""
@@ -257,9 +270,12 @@ class Predictor:
         score = np.clip(1.2 - 0.5 * rel_width / ref_width, 0.0, 1.0)
         reasons: list[list[str]] = [[] for _ in range(len(rows))]
         warnings: list[list[str]] = [[] for _ in range(len(rows))]
-        wide = rel_width > ref_width
-        for i in np.flatnonzero(wide):
-            reasons[i].append(f"range wider than typical ({rel_width[i]:.0%} vs {ref_width:.0%})")
+        wide = np.flatnonzero(rel_width > ref_width)
+        # whole percent as `:.0%` writes it (x 100, round half to even), one text per percent
+        percents = np.rint(rel_width[wide] * 100).astype(np.int64).tolist()
+        texts = {p: f"range wider than typical ({p}% vs {ref_width:.0%})" for p in set(percents)}
+        for i, p in zip(wide.tolist(), percents, strict=True):
+            reasons[i].append(texts[p])
 
         def penalise(mask: np.ndarray, factor: float, reason: str | None,
                      warning: str | None) -> None:
@@ -271,10 +287,11 @@ class Predictor:
                 if warning:
                     warnings[i].append(warning)
 
-        brand = rows["brand"].astype(str)
-        key = brand + "|" + rows["series"].astype(str)
-        brand_n = brand.map(prof["brand_counts"]).fillna(0).to_numpy()
-        series_n = key.map(prof["series_counts"]).fillna(0).to_numpy()
+        brand_counts, series_counts = prof["brand_counts"], prof["series_counts"]
+        brand_n = np.array([brand_counts.get(b, 0) for b in rows["brand"].astype(str).tolist()],
+                           dtype="float64")
+        series_n = np.array([series_counts.get(k, 0) for k in features.series_key(rows).tolist()],
+                            dtype="float64")
         penalise(brand_n == 0, 0.4, "brand not seen in training", "unknown brand")
         penalise((brand_n > 0) & (series_n == 0), 0.5, "series not seen in training",
                  "unknown series")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,32 +144,56 @@ def parse_column(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
         return _bounded(col.astype("float64"), col.notna(), field)
     if field.kind == "bool" and pd.api.types.is_bool_dtype(col.dtype):  # already booleans
         return col.astype("boolean"), pd.Series(False, index=col.index)
-    # keyed by text, as `parse_value` reads a value (factorize alone would take True for 1)
-    codes, uniques = pd.factorize(col.astype(str).where(col.notna()), use_na_sentinel=True)
+    if isinstance(col.dtype, pd.StringDtype):  # only texts: factorize them as they are
+        codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+    else:  # keyed by text, as `parse_value` reads a value (factorize alone takes True for 1)
+        codes, uniques = pd.factorize(col.astype(str).where(col.notna()), use_na_sentinel=True)
     rows = np.where(codes < 0, len(uniques), codes)
     if field.kind == "date":
-        days, bad = _date_column(uniques)
+        days, bad = _date_column(np.asarray(uniques, dtype=object))
         return (pd.Series(np.append(days, np.datetime64("NaT"))[rows], index=col.index),
                 pd.Series(np.append(bad, False)[rows], index=col.index))
     parsed = [parse_value(u, field) for u in uniques]
-    values = [v for v, _ in parsed] + [None]
+    values = np.array([v for v, _ in parsed] + [None], dtype=object)[rows]
     bad = np.array([b for _, b in parsed] + [False], dtype=bool)
-    typed = pd.Series(values, dtype=_DTYPES[field.kind]).iloc[rows].set_axis(col.index)
+    if field.kind in ("str", "enum"):
+        typed = pd.Series(pd.array(values, dtype="string"), index=col.index)
+    else:
+        typed = pd.Series(values, dtype=_DTYPES[field.kind], index=col.index)
     return typed, pd.Series(bad[rows], index=col.index)
+
+
+def _absent(field: Field, index: pd.Index) -> pd.Series:
+    """`parse_column` of a column the caller did not send: every value missing, typed."""
+    if field.kind in ("int", "float"):
+        return pd.Series(np.full(len(index), np.nan), index=index)
+    if field.kind == "date":
+        return pd.Series(np.full(len(index), np.datetime64("NaT"), dtype="datetime64[ns]"),
+                         index=index)
+    return pd.Series(pd.NA, index=index, dtype=_DTYPES[field.kind])
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _date_column(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`parse_value` of distinct date texts as (datetime64[ns] days, present but invalid):
-    plain YYYY-MM-DD texts (most of a batch) are parsed by pandas at once, every other text by
-    `_date_value`. Same answers."""
+    plain YYYY-MM-DD texts (most of a batch) are parsed at once (by numpy; by pandas when one
+    of them is no calendar day, such as 2021-02-30), every other text by `_date_value`. Same
+    answers."""
     days = np.full(len(texts), np.datetime64("NaT"), dtype="datetime64[ns]")
     bad = np.zeros(len(texts), dtype=bool)
-    iso = pd.Series(texts, dtype=object).str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").to_numpy(dtype=bool)
-    plain = pd.Series(texts[iso], dtype=object)
-    years = plain.str.slice(0, 4).astype("int64").to_numpy()
+    iso = np.fromiter((_ISO_DAY.fullmatch(t) is not None for t in texts), dtype=bool,
+                      count=len(texts))
+    plain = texts[iso]
+    years = np.fromiter((int(t[:4]) for t in plain), dtype=np.int64, count=len(plain))
     in_range = (years >= YEAR_RANGE[0]) & (years <= YEAR_RANGE[1])  # before pandas sees them
     parsed = np.full(len(plain), np.datetime64("NaT"), dtype="datetime64[ns]")
-    parsed[in_range] = pd.to_datetime(plain[in_range], format="%Y-%m-%d", errors="coerce")
+    try:
+        parsed[in_range] = np.array(plain[in_range].tolist(), dtype="datetime64[D]")
+    except ValueError:  # a day that does not exist: NaT for it, through pandas
+        parsed[in_range] = pd.to_datetime(pd.Series(plain[in_range], dtype=object),
+                                          format="%Y-%m-%d", errors="coerce")
     ok = ~np.isnat(parsed)
     days[iso] = parsed
     bad[iso] = ~ok
@@ -307,31 +332,46 @@ def validate_frame(raw: pd.DataFrame, *, training: bool,
     """
     today = today or clock.today()
     raw = raw.reset_index(drop=True)
-    frame = raw.copy()
-    flags: dict[str, pd.Series] = {}
+    typed: dict[str, pd.Series] = {}
+    flags: dict[str, np.ndarray] = {}
     for field in FIELDS:
-        col = raw[field.name] if field.name in raw.columns else pd.Series(pd.NA, index=raw.index)
-        value, bad = parse_column(col, field)
+        if field.name in raw.columns:
+            col = raw[field.name]
+            value, bad_column = parse_column(col, field)
+            bad = bad_column.to_numpy(dtype=bool)
+        else:
+            value, bad = _absent(field, raw.index), np.zeros(len(raw), dtype=bool)
         if field.name == "valuation_date" and not training:
             value = value.fillna(pd.Timestamp(today))
-        frame[field.name] = value
+        typed[field.name] = value
         required = field.required or (training and field.name in ("price", "valuation_date"))
         if required:
-            flags[f"missing {field.name}"] = value.isna() & ~bad
-        if field.name == "price" and training:
-            flags["price <= 0"] = bad & (pd.to_numeric(col, errors="coerce") <= 0).fillna(False)
-            bad = bad & ~flags["price <= 0"]
+            flags[f"missing {field.name}"] = value.isna().to_numpy() & ~bad
+        if field.name == "price" and training and field.name in raw.columns:
+            not_positive = bad & (pd.to_numeric(col, errors="coerce") <= 0).fillna(False).to_numpy()
+            flags["price <= 0"] = not_positive
+            bad = bad & ~not_positive
         flags[f"invalid {field.name}"] = bad
-    reg, val = frame["first_registration"], frame["valuation_date"]
+    # the caller's other columns pass through, the canonical ones are replaced by typed ones
+    frame = pd.concat([raw.drop(columns=[c for c in raw.columns if c in FIELD_BY_NAME]),
+                       pd.DataFrame(typed, index=raw.index)], axis=1)
+    reg = typed["first_registration"].to_numpy()
+    val = typed["valuation_date"].to_numpy()
     if not training:
-        flags["valuation date in the future"] = (val > pd.Timestamp(today)).fillna(False)
-        flags["registration in the future"] = (reg > pd.Timestamp(today)).fillna(False)
-    flags["registration after valuation date"] = (reg > val).fillna(False).astype(bool)
-    years = ((val - reg).dt.days / 365.25).clip(lower=1 / 12)
-    too_far = (frame["mileage_km"] / years > MAX_KM_PER_YEAR).fillna(False)
-    flags["impossible mileage"] = too_far & ~flags["registration after valuation date"]
-    reasons = pd.Series([[] for _ in range(len(frame))], index=frame.index, dtype=object)
+        now = np.datetime64(today, "ns")
+        flags["valuation date in the future"] = val > now  # NaT compares False
+        flags["registration in the future"] = reg > now
+    after = reg > val
+    flags["registration after valuation date"] = after
+    gap = val - reg
+    days = np.where(np.isnat(gap), np.nan, gap.astype("timedelta64[D]").astype("float64"))
+    years = np.maximum(days / 365.25, 1 / 12)
+    with np.errstate(invalid="ignore"):
+        too_far = typed["mileage_km"].to_numpy(dtype="float64") / years > MAX_KM_PER_YEAR
+    flags["impossible mileage"] = too_far & ~after
+    rows: list[list[str]] = [[] for _ in range(len(frame))]
     for reason, mask in flags.items():
-        for idx in mask.index[mask.to_numpy(dtype=bool)]:
-            reasons[idx].append(reason)
+        for i in np.flatnonzero(mask):
+            rows[i].append(reason)
+    reasons = pd.Series(rows, index=frame.index, dtype=object)
     return Validated(frame=frame, reasons=reasons)
