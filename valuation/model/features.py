@@ -112,7 +112,8 @@ def _line_years(frame: pd.DataFrame, year: np.ndarray) -> tuple[pd.Series, pd.Se
     for c, size in zip(codes, sizes, strict=True):
         key = key * size + np.where(c < 0, size - 1, c)
     combos, at = np.unique(key, return_inverse=True)
-    texts_series, texts_variant = [], []
+    texts_series: list[str | None] = []
+    texts_variant: list[str | None] = []
     (_, brands), (_, series), (_, variants) = parts
     for combo in combos.tolist():
         y, combo = combo % sizes[3], combo // sizes[3]
