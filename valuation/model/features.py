@@ -222,11 +222,22 @@ def model_row(record: dict[str, Any], neutral: tuple[str, ...] = ()) -> list[Any
 
 
 def series_key(frame: pd.DataFrame) -> pd.Series:
-    """"brand|series" per row (plain string formatting: faster than pandas' string addition)."""
-    pairs = zip(frame["brand"].astype(str).tolist(), frame["series"].astype(str).tolist(),
-                strict=True)
-    return pd.Series([f"{brand}|{series}" for brand, series in pairs], index=frame.index,
-                     dtype=object)
+    """"brand|series" per row."""
+    at, keys, _ = series_keys(frame)
+    return pd.Series(np.array(keys, dtype=object)[at], index=frame.index, dtype=object)
+
+
+def series_keys(frame: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str]]:
+    """The distinct "brand|series" keys of a frame, each row's position among them and each
+    key's brand: look-ups by series are made once per key, not once per row."""
+    brand_at, brands = pd.factorize(frame["brand"].astype(str).to_numpy(dtype=object))
+    series_at, series = pd.factorize(frame["series"].astype(str).to_numpy(dtype=object))
+    combos, at = np.unique(brand_at.astype(np.int64) * len(series) + series_at,
+                           return_inverse=True)
+    brand_of = [str(brands[c // len(series)]) for c in combos.tolist()]
+    keys = [f"{b}|{series[c % len(series)]}" for b, c in zip(brand_of, combos.tolist(),
+                                                              strict=True)]
+    return at.reshape(-1), keys, brand_of
 
 
 def learn_defaults(derived: pd.DataFrame) -> dict[str, Any]:
@@ -257,7 +268,8 @@ def fill_defaults(derived: pd.DataFrame, defaults: dict[str, Any],
     masks: dict[str, np.ndarray] = {}
     # each row's series specification, all columns in one look-up
     keys, columns = _spec_table(defaults.get("series_specs", {}))
-    at = keys.get_indexer(series_key(derived).to_numpy())  # -1, no spec: the last, empty row
+    row_key, series, _ = series_keys(derived)
+    at = keys.get_indexer(series)[row_key]  # -1, no spec: the last, empty row
     fills: dict[str, Any] = {col: values[at] for col, values in columns.items()}
     fills["model_year"] = derived["first_registration"].dt.year.to_numpy(dtype="float64")
     fills.update(ASSUMED_VALUES)
@@ -266,14 +278,17 @@ def fill_defaults(derived: pd.DataFrame, defaults: dict[str, Any],
                                         expected_soh.to_numpy(dtype="float64"), np.nan)
     filled_columns: dict[str, Any] = {}
     for col, value in fills.items():
-        before = derived[col].isna().to_numpy()
+        given = derived[col]
         if col in _NUMBERED:  # numbers stay numbers: no round trip through objects
-            current = pd.to_numeric(derived[col], errors="coerce").to_numpy(dtype="float64")
+            current = floats(given)
+            before = np.isnan(current) if given.dtype.kind in "fiub" else given.isna().to_numpy()
             filled = np.where(before, np.asarray(value, dtype="float64"), current)
             masks[col] = before & ~np.isnan(filled)
             filled_columns[col] = filled
         else:
-            column = np.where(before, value, derived[col].to_numpy(dtype=object, na_value=None))
+            current = given.to_numpy(dtype=object, na_value=None)
+            before = pd.isna(current)
+            column = np.where(before, value, current)
             masks[col] = before & ~pd.isna(column)
             filled_columns[col] = column
     for col in ("flood_damage", "fire_damage"):
@@ -312,9 +327,17 @@ def model_input(derived: pd.DataFrame, neutral: tuple[str, ...] = ()) -> pd.Data
     for name in CATEGORICAL:
         data[name] = blank if name in neutral else _category(derived[name])
     for name in NUMERIC:
-        col = pd.to_numeric(derived[name], errors="coerce").to_numpy(dtype="float64")
+        col = floats(derived[name])
         data[name] = col * np.nan if name in neutral else col
     return pd.DataFrame(data, index=derived.index)
+
+
+def floats(col: pd.Series) -> np.ndarray:
+    """A column as float64, NaN where missing or not a number (numeric columns, most of them,
+    without `pd.to_numeric`'s pass)."""
+    if col.dtype.kind in "fiub":
+        return col.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _category(col: pd.Series) -> pd.Categorical:

@@ -97,9 +97,9 @@ class Predictor:
         by_series, by_brand = lookup["series"], lookup["brand"]
         by_energy, overall = lookup.get("energy", {}), lookup.get("all")
         nan = math.nan
+        at, keys, brands = features.series_keys(frame)
         line = np.array([by_series.get(key, by_brand.get(brand, nan)) for key, brand in zip(
-            features.series_key(frame).tolist(), frame["brand"].astype(str).tolist(),
-            strict=True)], dtype="float64")
+            keys, brands, strict=True)], dtype="float64").reshape(-1)[at]
         segment = np.array([by_energy.get(energy, nan)
                             for energy in frame["energy_type"].astype(str).tolist()],
                            dtype="float64")
@@ -187,8 +187,8 @@ class Predictor:
         itself (the breakdown's stages, the residual points): derived and completed, never
         validated again."""
         derived, _ = self.complete(features.derive(rows))
-        x = features.model_input(derived, self.neutral)
-        point = self.point.predict(x) + self.offset(derived) + self.point_shift
+        pool = Pool(features.model_input(derived, self.neutral), cat_features=self._cat_indices)
+        point = self.raw_predict(self.point, pool, -1) + self.offset(derived) + self.point_shift
         return np.exp(point) * priors.combined(priors.factors(derived, self.card["priors"]))
 
     def predict(self, raw: pd.DataFrame, today: dt.date | None = None) -> pd.DataFrame:
@@ -210,7 +210,8 @@ class Predictor:
         columns["reasons"] = [[] for _ in range(n)]
         columns["warnings"] = [[] for _ in range(n)]
         if ok.any():
-            rows = derived[ok]
+            every = bool(ok.all())  # the usual batch: no copies of the frames
+            rows = derived if every else derived[ok]
             point, low, high = self.log_predict(rows)
             factor_frame = priors.factors(rows, self.card["priors"])
             factor = priors.combined(factor_frame)
@@ -221,8 +222,10 @@ class Predictor:
                 columns[f"prior_{col}"] = np.full(n, np.nan)
                 columns[f"prior_{col}"][ok] = factor_frame[col].to_numpy()
             rel_width = (np.exp(high) - np.exp(low)) / np.exp(point)
-            score, reasons, warnings = self.assess(rows, rel_width, imputed[ok], factor_frame)
-            for i, text in enumerate(self.assumption_notes(rows, assumed[ok])):
+            score, reasons, warnings = self.assess(rows, rel_width,
+                                                   imputed if every else imputed[ok], factor_frame)
+            for i, text in enumerate(self.assumption_notes(rows,
+                                                           assumed if every else assumed[ok])):
                 if text:
                     warnings[i].append(text)
             columns["confidence"][ok] = score
@@ -288,10 +291,9 @@ class Predictor:
                     warnings[i].append(warning)
 
         brand_counts, series_counts = prof["brand_counts"], prof["series_counts"]
-        brand_n = np.array([brand_counts.get(b, 0) for b in rows["brand"].astype(str).tolist()],
-                           dtype="float64")
-        series_n = np.array([series_counts.get(k, 0) for k in features.series_key(rows).tolist()],
-                            dtype="float64")
+        at, keys, brands = features.series_keys(rows)
+        brand_n = np.array([brand_counts.get(b, 0) for b in brands], dtype="float64")[at]
+        series_n = np.array([series_counts.get(k, 0) for k in keys], dtype="float64")[at]
         penalise(brand_n == 0, 0.4, "brand not seen in training", "unknown brand")
         penalise((brand_n > 0) & (series_n == 0), 0.5, "series not seen in training",
                  "unknown series")

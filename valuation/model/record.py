@@ -141,7 +141,7 @@ def parse_column(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
         return col.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=col.index)
     numeric = (pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype))
     if field.kind in ("int", "float") and numeric:  # already numbers: skip the text round trip
-        return _bounded(col.astype("float64"), col.notna(), field)
+        return _bounded(col, field)
     if field.kind == "bool" and pd.api.types.is_bool_dtype(col.dtype):  # already booleans
         return col.astype("boolean"), pd.Series(False, index=col.index)
     if isinstance(col.dtype, pd.StringDtype):  # only texts: factorize them as they are
@@ -208,11 +208,11 @@ _DTYPES = {"date": "datetime64[ns]", "str": "string", "enum": "string", "bool": 
            "int": "float64", "float": "float64"}
 
 
-def _bounded(number: pd.Series, present: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
-    """Numbers checked for finiteness, whole-number kind and the field's bounds (numpy: a
-    batch checks each numeric column in microseconds)."""
+def _bounded(number: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
+    """A numeric column checked for finiteness, whole-number kind and the field's bounds
+    (numpy: a batch checks each numeric column in microseconds)."""
     x = number.to_numpy(dtype="float64", na_value=np.nan)
-    given = present.to_numpy(dtype=bool)
+    given = ~np.isnan(x)
     finite = np.isfinite(x)
     safe = np.where(finite, x, 0.0)
     wrong = ~finite
