@@ -154,12 +154,14 @@ def parse_column(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
         return (pd.Series(np.append(days, np.datetime64("NaT"))[rows], index=col.index),
                 pd.Series(np.append(bad, False)[rows], index=col.index))
     parsed = [parse_value(u, field) for u in uniques]
-    values = np.array([v for v, _ in parsed] + [None], dtype=object)[rows]
+    values = np.array([v for v, _ in parsed] + [None], dtype=object)
     bad = np.array([b for _, b in parsed] + [False], dtype=bool)
-    if field.kind in ("str", "enum"):
-        typed = pd.Series(pd.array(values, dtype="string"), index=col.index)
+    if field.kind in ("str", "enum"):  # pandas categoricals: a batch repeats its texts
+        # two texts may read the same (" BYD" and "BYD"; enums in any case): one category
+        text_at, texts = pd.factorize(values, use_na_sentinel=True)
+        typed = pd.Series(pd.Categorical.from_codes(text_at[rows], texts), index=col.index)
     else:
-        typed = pd.Series(values, dtype=_DTYPES[field.kind], index=col.index)
+        typed = pd.Series(values[rows], dtype=_DTYPES[field.kind], index=col.index)
     return typed, pd.Series(bad[rows], index=col.index)
 
 
@@ -170,6 +172,8 @@ def _absent(field: Field, index: pd.Index) -> pd.Series:
     if field.kind == "date":
         return pd.Series(np.full(len(index), np.datetime64("NaT"), dtype="datetime64[ns]"),
                          index=index)
+    if field.kind in ("str", "enum"):
+        return pd.Series(pd.Categorical.from_codes(np.full(len(index), -1), []), index=index)
     return pd.Series(pd.NA, index=index, dtype=_DTYPES[field.kind])
 
 
