@@ -126,8 +126,14 @@ def _line_years(frame: pd.DataFrame, year: np.ndarray) -> tuple[pd.Series, pd.Se
         line, model_year = f"{brands[b]}|{series[s]}|", int(year_values[y])
         texts_series.append(f"{line}{model_year}")
         texts_variant.append(None if v == len(variants) else f"{line}{variants[v]}|{model_year}")
-    return (pd.Series(np.array(texts_series, dtype=object)[at], index=frame.index, dtype=object),
-            pd.Series(np.array(texts_variant, dtype=object)[at], index=frame.index, dtype=object))
+    return _coded(texts_series, at, frame.index), _coded(texts_variant, at, frame.index)
+
+
+def _coded(texts: list[str | None], at: np.ndarray, index: pd.Index) -> pd.Series:
+    """A categorical column of per-combination texts (None: missing) spread to the rows."""
+    text_at, distinct = pd.factorize(np.array(texts, dtype=object), use_na_sentinel=True)
+    return pd.Series(pd.Categorical.from_codes(text_at[at], distinct, validate=False),
+                     index=index)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -346,6 +352,15 @@ def _category(col: pd.Series) -> pd.Categorical:
     a text column (the same values, so the same predictions; tested)."""
     if isinstance(col.dtype, pd.CategoricalDtype):  # a validated text column: coded already
         codes, uniques = col.cat.codes.to_numpy(), col.cat.categories
+        texts = uniques.tolist()
+        if all(isinstance(t, str) for t in texts):  # distinct texts: only NA to add
+            if MISSING_CATEGORY in texts:
+                missing = texts.index(MISSING_CATEGORY)
+            else:
+                missing = len(texts)
+                texts.append(MISSING_CATEGORY)
+            return pd.Categorical.from_codes(np.where(codes < 0, missing, codes), texts,
+                                             validate=False)
     else:
         codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
     labels = np.array([str(u) for u in uniques] + [MISSING_CATEGORY], dtype=object)

@@ -159,7 +159,8 @@ def parse_column(col: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     if field.kind in ("str", "enum"):  # pandas categoricals: a batch repeats its texts
         # two texts may read the same (" BYD" and "BYD"; enums in any case): one category
         text_at, texts = pd.factorize(values, use_na_sentinel=True)
-        typed = pd.Series(pd.Categorical.from_codes(text_at[rows], texts), index=col.index)
+        typed = pd.Series(pd.Categorical.from_codes(text_at[rows], texts, validate=False),
+                          index=col.index)
     else:
         typed = pd.Series(values[rows], dtype=_DTYPES[field.kind], index=col.index)
     return typed, pd.Series(bad[rows], index=col.index)
