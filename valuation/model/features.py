@@ -291,6 +291,16 @@ def fill_defaults(derived: pd.DataFrame, defaults: dict[str, Any],
             filled = np.where(before, np.asarray(value, dtype="float64"), current)
             masks[col] = before & ~np.isnan(filled)
             filled_columns[col] = filled
+        elif isinstance(given.dtype, pd.CategoricalDtype) and isinstance(value, str):
+            # a validated text column and one typical value: stays categorical
+            codes = given.cat.codes.to_numpy()
+            texts = given.cat.categories.tolist()
+            if value not in texts:
+                texts.append(value)
+            before = codes < 0
+            masks[col] = before
+            filled_columns[col] = pd.Categorical.from_codes(
+                np.where(before, texts.index(value), codes), texts, validate=False)
         else:
             current = given.to_numpy(dtype=object, na_value=None)
             before = pd.isna(current)
