@@ -233,16 +233,24 @@ def series_key(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(np.array(keys, dtype=object)[at], index=frame.index, dtype=object)
 
 
-def series_keys(frame: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str]]:
+def series_keys(frame: pd.DataFrame) -> tuple[np.ndarray, list[str | None], list[str | None]]:
     """The distinct "brand|series" keys of a frame, each row's position among them and each
-    key's brand: look-ups by series are made once per key, not once per row."""
-    brand_at, brands = pd.factorize(frame["brand"].astype(str).to_numpy(dtype=object))
-    series_at, series = pd.factorize(frame["series"].astype(str).to_numpy(dtype=object))
-    combos, at = np.unique(brand_at.astype(np.int64) * len(series) + series_at,
-                           return_inverse=True)
-    brand_of = [str(brands[c // len(series)]) for c in combos.tolist()]
-    keys = [f"{b}|{series[c % len(series)]}" for b, c in zip(brand_of, combos.tolist(),
-                                                              strict=True)]
+    key's brand: look-ups by series are made once per key, not once per row. A row without a
+    brand or a series (an invalid row) has the key None, which matches nothing."""
+    brand_at, brands = pd.factorize(frame["brand"].to_numpy(dtype=object), use_na_sentinel=True)
+    series_at, series = pd.factorize(frame["series"].to_numpy(dtype=object),
+                                     use_na_sentinel=True)
+    n_series = len(series) + 1  # the last position: missing
+    brand_at = np.where(brand_at < 0, len(brands), brand_at).astype(np.int64)
+    series_at = np.where(series_at < 0, len(series), series_at)
+    combos, at = np.unique(brand_at * n_series + series_at, return_inverse=True)
+    keys: list[str | None] = []
+    brand_of: list[str | None] = []
+    for combo in combos.tolist():
+        b, s = divmod(combo, n_series)
+        known = b < len(brands) and s < len(series)
+        brand_of.append(str(brands[b]) if b < len(brands) else None)
+        keys.append(f"{brands[b]}|{series[s]}" if known else None)
     return at.reshape(-1), keys, brand_of
 
 

@@ -79,3 +79,12 @@ def test_model_input_has_exactly_the_contract_columns() -> None:
 def test_monotone_features_are_model_features() -> None:
     assert set(features.MONOTONE) <= set(features.NUMERIC)
     assert features.MONOTONE["mileage_km"] == -1 and features.MONOTONE["age_months"] == -1
+
+
+def test_series_keys_once_per_key_and_none_without_brand_or_series() -> None:
+    frame = pd.DataFrame({"brand": pd.Categorical(["BYD", "BYD", None, "Tesla", "BYD"]),
+                          "series": ["汉", "秦", "汉", "Model 3", None]})
+    at, keys, brands = features.series_keys(frame)
+    assert [keys[i] for i in at] == ["BYD|汉", "BYD|秦", None, "Tesla|Model 3", None]
+    assert [brands[i] for i in at] == ["BYD", "BYD", None, "Tesla", "BYD"]
+    assert len(keys) == 5 and features.series_key(frame).tolist()[2] is None

@@ -147,13 +147,19 @@ def test_model_selection_sees_only_training_rows(tmp_path: Path, market: pd.Data
     frame, _ = training.load_training_frame(path, lambda s: None)
     held = set(frame.loc[split_eval(frame, cfg), "mileage_km"])
     seen: list[pd.DataFrame] = []
-    choose = training.choose_point_model
+    seen_recency: list[pd.DataFrame] = []
+    choose, choose_recency = training.choose_point_model, training.choose_half_life
 
     def spy(x, *args, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(x)
         return choose(x, *args, **kwargs)
 
+    def spy_recency(x, y, cal, frame, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen_recency.append(frame)
+        return choose_recency(x, y, cal, frame, *args, **kwargs)
+
     monkeypatch.setattr(training, "choose_point_model", spy)
+    monkeypatch.setattr(training, "choose_half_life", spy_recency)
     result = train(cfg, Registry(tmp_path / "reg"), lambda s: None, lambda *a: None)
     assert len(seen) == 1 and len(held) > 400
     assert held.isdisjoint(seen[0]["mileage_km"])
@@ -162,6 +168,24 @@ def test_model_selection_sees_only_training_rows(tmp_path: Path, market: pd.Data
     # both losses at both depths were scored, and the card names the choice
     assert len(point["selection"]) == 4 and point["depth"] in training.DEPTH_CHOICES
     assert result.card["params"]["depth"] == point["depth"]
+    # the recency half-life too: training rows only, both candidates scored, the choice named
+    assert len(seen_recency) == 1 and held.isdisjoint(seen_recency[0]["mileage_km"])
+    recency = result.card["recency"]
+    assert set(recency["selection"]) == {"half-life 12 months", "half-life 24 months"}
+    assert recency["half_life_months"] in training.HALF_LIFE_CHOICES
+
+
+def test_a_set_half_life_or_a_one_month_market_is_not_tried(
+        market: pd.DataFrame, tiny, tmp_path: Path) -> None:
+    set_path, one_month = tmp_path / "set.csv", tmp_path / "one-month.csv"
+    market.to_csv(set_path, index=False)
+    market.assign(valuation_date="2024-05-10").to_csv(one_month, index=False)
+    fixed = train(tiny(set_path, name="fixed", iterations=40, recency_half_life_months=0.0),
+                  Registry(tmp_path / "a"), lambda s: None, lambda *a: None)
+    assert fixed.card["recency"] == {"half_life_months": 0.0, "selection": {}}
+    snapshot = train(tiny(one_month, name="snapshot", iterations=40),
+                     Registry(tmp_path / "b"), lambda s: None, lambda *a: None)
+    assert snapshot.card["recency"] == {"half_life_months": 12.0, "selection": {}}
 
 
 def test_a_large_market_takes_the_deepest_trees(
