@@ -99,7 +99,7 @@ class Predictor:
         nan = math.nan
         at, keys, brands = features.series_keys(frame)
         line = np.array([by_series.get(key, by_brand.get(brand, nan)) for key, brand in zip(
-            keys, brands, strict=True)], dtype="float64").reshape(-1)[at]
+            keys, brands, strict=True)], dtype="float64")[at]
         segment = np.array([by_energy.get(energy, nan)
                             for energy in frame["energy_type"].astype(str).tolist()],
                            dtype="float64")
