@@ -33,7 +33,7 @@ def _money(x: float) -> int:
 
 def _body(predictor: Predictor, valuation_date: dt.date, value_low: float, value_high: float,
           confidence: float, level: str, reasons: list[str], warnings: list[str],
-          parts: dict[str, Any], future: np.ndarray) -> dict[str, Any]:
+          parts: dict[str, Any], future: list[float]) -> dict[str, Any]:
     """The valuation body (without id): retail is the breakdown's rounded total."""
     retail = parts["total"]
     low, high = min(_money(value_low), retail), max(_money(value_high), retail)
@@ -63,7 +63,7 @@ def value_car(predictor: Predictor, car: dict[str, Any], today: dt.date | None =
         return {"error": {"message": one}}
     parts = explain.compose(one.stages.reshape(-1, 1), _learned(predictor))[0]
     return _body(predictor, one.valuation_date, one.low, one.high, one.confidence, one.level,
-                 one.reasons, one.warnings, parts, one.residuals)
+                 one.reasons, one.warnings, parts, one.residuals.tolist())
 
 
 def value_cars(predictor: Predictor, cars: pd.DataFrame,
@@ -87,7 +87,7 @@ def value_cars(predictor: Predictor, cars: pd.DataFrame,
     columns = zip(rows["valuation_date"].dt.date.tolist(), chosen["value_low"].tolist(),
                   chosen["value_high"].tolist(), chosen["confidence"].tolist(),
                   chosen["confidence_level"].tolist(), chosen["reasons"].tolist(),
-                  chosen["warnings"].tolist(), parts, future, strict=True)
+                  chosen["warnings"].tolist(), parts, future.tolist(), strict=True)
     for idx, (day, low, high, score, level, why, warn, part, later) in zip(
             np.flatnonzero(ok), columns, strict=True):
         results[idx] = _body(predictor, day, low, high, score, level, why, warn, part, later)
