@@ -19,7 +19,7 @@ from .config import Config
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """The application factory: a table of contents of `init_app` calls."""
     from . import clock, errors, serving
-    from .http import credit, docs, health, metrics, models, strategies, valuations
+    from .http import credit, docs, health, metrics, models, request_ids, strategies, valuations
     from .instance import api_key_secret
     from .store import db
 
@@ -33,6 +33,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     clock.set_zone(app.config["BUSINESS_TIMEZONE"])
     app.extensions["api_key_secret"] = api_key_secret(app.config["API_KEY_SECRET"],
                                                       Path(app.instance_path))
+    request_ids.init_app(app)
     db.init_app(app)
     serving.init_app(app)
     docs.init_app(app)  # the OpenAPI document first: the resource blueprints register on it

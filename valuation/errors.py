@@ -95,7 +95,9 @@ def init_app(app: Flask) -> None:
         data = getattr(exc, "data", {}) or {}
         errors = data.get("messages")
         message = data.get("message") or (exc.description if code != 500 else "internal error")
-        return jsonify(body(code, str(message), errors)), code
+        # the exception's own headers, e.g. `Allow` on a 405 (RFC 9110 requires it there)
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return jsonify(body(code, str(message), errors)), code, headers
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]

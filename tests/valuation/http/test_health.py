@@ -25,3 +25,20 @@ def test_not_ready_without_a_model(tmp_path: Path) -> None:
     assert response.status_code == 503
     assert response.json["status"] == "unavailable"
     assert "no CURRENT version" in response.json["model_error"]
+
+
+def test_a_405_names_the_allowed_methods(client) -> None:
+    response = client.delete("/v1/valuations")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    assert response.json["code"] == 405
+
+
+def test_the_request_id_is_echoed_or_made(client) -> None:
+    given = client.get("/health", headers={"X-Request-ID": "dealer-app.42_a"})
+    assert given.headers["X-Request-ID"] == "dealer-app.42_a"
+    made = client.get("/health").headers["X-Request-ID"]
+    unsafe = client.get("/health", headers={"X-Request-ID": "a b\\c"}).headers["X-Request-ID"]
+    assert len(made) == 32 and len(unsafe) == 32 and made != unsafe
+    assert client.delete("/v1/valuations", headers={"X-Request-ID": "r1"}).headers[
+        "X-Request-ID"] == "r1"

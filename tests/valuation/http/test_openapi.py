@@ -32,6 +32,17 @@ def test_openapi_matches_the_committed_copy(tmp_path: Path) -> None:
         "`.venv/bin/python tests/valuation/http/test_openapi.py` and commit the new copy")
 
 
+def test_openapi_is_a_valid_openapi_3_document() -> None:
+    """Schema-driven tools (client generators, schemathesis) need a valid document: a Decimal
+    field's bounds were once written as strings, which this validator refuses."""
+    from openapi_spec_validator import validate
+
+    document = json.loads(SNAPSHOT.read_bytes())
+    validate(document)
+    rate = document["components"]["schemas"]["CreditLimitRequest"]["properties"]["annual_rate"]
+    assert (rate["minimum"], rate["maximum"]) == (0, 1)
+
+
 def test_openapi_lists_every_resource_family() -> None:
     document = json.loads(SNAPSHOT.read_bytes())
     prefixes = {path.split("/")[2] for path in document["paths"] if path.startswith("/v1/")}
