@@ -16,13 +16,11 @@ def init_app(app: Flask) -> None:
     registry = Registry(app.config["MODEL_ROOT"])
     app.extensions["registry"] = registry
     app.extensions["predictor"] = None
-    app.extensions["predictor_error"] = None
     try:
         app.extensions["predictor"] = Predictor.load(registry, app.config["MODEL_NAME"])
         log.info("model %s loaded", app.extensions["predictor"].ref)
     except ValuationError as exc:
-        app.extensions["predictor_error"] = exc.message
-        log.warning("no model served: %s", exc.message)
+        log.warning("no model served: %s (registry %s)", exc.message, registry.root)
 
 
 def registry() -> Registry:
@@ -32,6 +30,3 @@ def registry() -> Registry:
 def predictor() -> Predictor | None:
     return current_app.extensions["predictor"]
 
-
-def predictor_error() -> str | None:
-    return current_app.extensions["predictor_error"]

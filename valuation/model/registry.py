@@ -92,7 +92,7 @@ class Registry:
                 raise ModelNotFound(f"model {name!r} has no CURRENT version; "
                                     f"promote one with `valuation models promote {name}:VERSION`")
         if version not in self.versions(name):
-            raise ModelNotFound(f"model {name}:{version} is not in the registry at {self.root}")
+            raise ModelNotFound(f"model {name}:{version} is not in the registry")
         return name, version
 
     def path(self, name: str, version: str) -> Path:
@@ -142,7 +142,7 @@ class Registry:
     def promote(self, name: str, version: str) -> None:
         """Make a version CURRENT (atomic replace of the pointer file)."""
         if version not in self.versions(name):
-            raise ModelNotFound(f"model {name}:{version} is not in the registry at {self.root}")
+            raise ModelNotFound(f"model {name}:{version} is not in the registry")
         check_card(self.card(name, version))
         pointer = self.root / name / CURRENT
         tmp = pointer.with_name(f".{CURRENT}.tmp")

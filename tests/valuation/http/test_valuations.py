@@ -193,5 +193,8 @@ def test_model_cards(client, keys) -> None:
     assert listing.json["models"][0]["name"] == "tiny" and listing.json["models"][0]["current"]
     card = client.get("/v1/models/tiny/1", headers=keys["admin"])
     assert card.status_code == 200 and json.loads(card.data)["version"] == "1"
-    assert client.get("/v1/models/tiny/9", headers=keys["admin"]).status_code == 404
+    missing = client.get("/v1/models/tiny/9", headers=keys["admin"])
+    assert missing.status_code == 404
+    # the public message names no server folder
+    assert missing.json["message"] == "model tiny:9 is not in the registry"
     assert client.get("/v1/models", headers=keys["dealer"]).status_code == 403
