@@ -17,4 +17,5 @@ RUN mkdir -p /app/instance && chown -R app:app /app/instance /app/models
 USER app
 EXPOSE 8000
 # Mount a registry at /app/models for real models; without one the demo model is trained.
-CMD ["sh", "-c", "valuation demo-model && exec gunicorn -c gunicorn.conf.py wsgi:app"]
+# The migrations are applied at start (/ready stays 503 until the database is at their head).
+CMD ["sh", "-c", "valuation demo-model && valuation db upgrade && exec gunicorn -c gunicorn.conf.py wsgi:app"]

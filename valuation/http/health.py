@@ -17,15 +17,16 @@ def health():  # type: ignore[no-untyped-def]
 
 @blp.get("/ready")
 def ready():  # type: ignore[no-untyped-def]
-    """Ready to serve: the model is loaded and the database answers; 503 otherwise."""
+    """Ready to serve: the model is loaded and the database answers at the migrations' head;
+    503 otherwise."""
     model = serving.predictor()
-    database = db.reachable()
+    database = db.status()
     body = {
-        "status": "ok" if model is not None and database else "unavailable",
+        "status": "ok" if model is not None and database == "ok" else "unavailable",
         "model": model.ref if model is not None else None,
         # open to anyone: no error text (it names the registry); the start-up log has it
         "model_error": None if model is not None else "no model loaded (see the server log)",
-        "database": "ok" if database else "unreachable",
+        "database": database,
     }
     return jsonify(body), 200 if body["status"] == "ok" else 503
 

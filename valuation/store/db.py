@@ -1,6 +1,7 @@
 """Database engine and sessions (SQLAlchemy 2): SQLite file by default, PostgreSQL by DATABASE_URL."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -45,13 +46,30 @@ def session_for(app: Flask) -> Session:
     return app.extensions["db_sessions"]()
 
 
-def reachable() -> bool:
+def status() -> str:
+    """"ok" when the database answers and is at the migrations' head, "unreachable" or
+    "not migrated" (no migrations applied, or not the latest: run `valuation db upgrade`)."""
     try:
         with engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not reachable"
-        return False
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception:  # noqa: BLE001 - a missing table is "not migrated", anything else below
+        try:
+            with engine().connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            return "unreachable"
+        return "not migrated"
+    return "ok" if current == head_revision() else "not migrated"
+
+
+@functools.cache
+def head_revision() -> str:
+    """The latest migration of this code (read once per process)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]

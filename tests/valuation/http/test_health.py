@@ -44,3 +44,20 @@ def test_the_request_id_is_echoed_or_made(client) -> None:
     assert len(made) == 32 and len(unsafe) == 32 and made != unsafe
     assert client.delete("/v1/valuations", headers={"X-Request-ID": "r1"}).headers[
         "X-Request-ID"] == "r1"
+
+
+def test_not_ready_until_the_database_is_at_the_migrations_head(tmp_path: Path,
+                                                                 model_root: Path) -> None:
+    from valuation.store import db
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    app = create_app(Config(DATABASE_URL=url, MODEL_ROOT=model_root, MODEL_NAME="tiny",
+                            INSTANCE_PATH=tmp_path))
+    client = app.test_client()
+    empty = client.get("/ready")
+    assert empty.status_code == 503 and empty.json["database"] == "not migrated"
+    db.upgrade(url, "0005")
+    assert client.get("/ready").json["database"] == "not migrated"
+    db.upgrade(url)
+    ready = client.get("/ready")
+    assert ready.status_code == 200 and ready.json["database"] == "ok"
