@@ -1,6 +1,7 @@
 """Route protection: a valid API key whose role may call the route (401 / 403 otherwise)."""
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,13 @@ def require(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             g.principal = principal
             return view(*args, **kwargs)
 
+        # the OpenAPI document names the two refusals of every protected operation (the
+        # error shape of flask-smorest's DEFAULT_ERROR response)
+        inner._apidoc = copy.deepcopy(getattr(view, "_apidoc", {}))  # type: ignore[attr-defined]
+        responses = inner._apidoc.setdefault("response", {}).setdefault(  # type: ignore[attr-defined]
+            "responses", {})
+        for code in (401, 403):
+            responses.setdefault(code, []).append("DEFAULT_ERROR")
         return inner
 
     return wrap

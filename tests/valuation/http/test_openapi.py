@@ -43,6 +43,18 @@ def test_openapi_is_a_valid_openapi_3_document() -> None:
     assert (rate["minimum"], rate["maximum"]) == (0, 1)
 
 
+def test_every_protected_operation_documents_its_refusals() -> None:
+    """401 (no valid key) and 403 (a role that may not) on every /v1 operation, from the one
+    `require` decorator, so a new route documents them too."""
+    document = json.loads(SNAPSHOT.read_bytes())
+    operations = [(method, path, op) for path, ops in document["paths"].items()
+                  if path.startswith("/v1/") for method, op in ops.items()
+                  if method != "parameters"]
+    assert len(operations) > 20
+    for method, path, op in operations:
+        assert {"401", "403", "default"} <= set(op["responses"]), (method, path)
+
+
 def test_openapi_lists_every_resource_family() -> None:
     document = json.loads(SNAPSHOT.read_bytes())
     prefixes = {path.split("/")[2] for path in document["paths"] if path.startswith("/v1/")}
