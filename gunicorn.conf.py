@@ -11,8 +11,10 @@ graceful_timeout = 30
 preload_app = False
 accesslog = "-"
 errorlog = "-"
-# The access log never carries the Authorization header or query strings with secrets.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+# The access log never carries the Authorization header or query strings with secrets. One
+# JSON object per request, with the request id the response echoes (http/request_ids.py).
+access_log_format = ('{"remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, '
+                     '"bytes": "%(b)s", "seconds": %(L)s, "request_id": "%({x-request-id}o)s"}')
 
 
 def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]

@@ -1,13 +1,12 @@
 """Vehicle valuation and pricing-strategy service: `create_app` builds the Flask app.
 
 The top of the package is the application shell: the factory, `config` (the one place that
-reads the environment), `errors` (domain errors and the one JSON error shape), `serving` (the
-model loaded once per process) and `cli`. Below it the wings, imported downward only:
+reads the environment), `errors` (domain errors and the one JSON error shape), `logs` (log
+lines with their request id), `serving` (the model loaded once per process) and `cli`. Below it the wings, imported downward only:
 `http -> services -> model, store -> strategies`.
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from .config import Config
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """The application factory: a table of contents of `init_app` calls."""
-    from . import clock, errors, serving
+    from . import clock, errors, logs, serving
     from .http import credit, docs, health, metrics, models, request_ids, strategies, valuations
     from .instance import api_key_secret
     from .store import db
@@ -28,8 +27,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.config.update(settings.as_flask())
     if isinstance(config, dict):
         app.config.update(config)
-    logging.basicConfig(level=app.config["LOG_LEVEL"],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     clock.set_zone(app.config["BUSINESS_TIMEZONE"])
     app.extensions["api_key_secret"] = api_key_secret(app.config["API_KEY_SECRET"],
                                                       Path(app.instance_path))

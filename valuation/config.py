@@ -7,6 +7,7 @@
 | MODEL_NAME | demo | the model served (its CURRENT version) |
 | DATA_ROOT | <checkout>/../shared/data | real datasets (benchmarks, tests) |
 | LOG_LEVEL | INFO | Python logging level |
+| LOG_FORMAT | json | `json` (one JSON object per line, with the request id) or `text` |
 | MAX_CONTENT_LENGTH | 20971520 | request body limit in bytes (20 MiB) |
 | TRAIN_THREADS | -1 | CatBoost threads for training (-1: all cores) |
 | WEB_BIND | 127.0.0.1:8000 | gunicorn listen address |
@@ -42,6 +43,7 @@ class Config:
     DATA_ROOT: Path = CHECKOUT.parent / "shared" / "data"
     INSTANCE_PATH: Path = CHECKOUT / "instance"
     LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: str = "json"
     MAX_CONTENT_LENGTH: int = 20 * 1024 * 1024
     TRAIN_THREADS: int = -1
     WEB_BIND: str = "127.0.0.1:8000"
@@ -63,6 +65,7 @@ class Config:
             DATA_ROOT=Path(_env("DATA_ROOT", str(CHECKOUT.parent / "shared" / "data"))),
             INSTANCE_PATH=instance,
             LOG_LEVEL=_env("LOG_LEVEL", "INFO").upper(),
+            LOG_FORMAT=_env("LOG_FORMAT", "json").lower(),
             MAX_CONTENT_LENGTH=int(_env("MAX_CONTENT_LENGTH", str(20 * 1024 * 1024))),
             TRAIN_THREADS=int(_env("TRAIN_THREADS", "-1")),
             WEB_BIND=_env("WEB_BIND", "127.0.0.1:8000"),
