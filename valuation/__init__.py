@@ -2,8 +2,8 @@
 
 The top of the package is the application shell: the factory, `config` (the one place that
 reads the environment), `errors` (domain errors and the one JSON error shape), `logs` (log
-lines with their request id), `serving` (the model loaded once per process) and `cli`. Below it the wings, imported downward only:
-`http -> services -> model, store -> strategies`.
+lines with their request id), `serving` (the model loaded once per process) and `cli`. Below it
+the wings, imported downward only: `http -> services -> model, store -> strategies`.
 """
 from __future__ import annotations
 
