@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["db_engine"] = engine
     app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False)
+    head_revision()  # read the migrations once at start, not in the first /ready
 
 
 def engine() -> Engine:
