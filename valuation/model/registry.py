@@ -104,6 +104,11 @@ class Registry:
     def load(self, spec: str) -> tuple[Path, dict[str, Any]]:
         """Folder and checked card of a model: contract match and file hashes."""
         name, version = self.resolve(spec)
+        return self.path(name, version), self.checked_card(name, version)
+
+    def checked_card(self, name: str, version: str) -> dict[str, Any]:
+        """The card, after checking it against the feature contract and every file against
+        its hash in the card (ModelMismatch otherwise)."""
         folder = self.path(name, version)
         card = self.card(name, version)
         check_card(card)
@@ -112,7 +117,7 @@ class Registry:
             if not target.is_file() or file_sha256(target) != digest:
                 raise ModelMismatch(f"model {name}:{version}: {filename} is missing or does not "
                                     "match the hash in its card")
-        return folder, card
+        return card
 
     def save(self, name: str, write: Callable[[Path], None], card: dict[str, Any]) -> str:
         """Write a new version atomically: `write(folder)` puts the files, then the card goes in
@@ -143,7 +148,7 @@ class Registry:
         """Make a version CURRENT (atomic replace of the pointer file)."""
         if version not in self.versions(name):
             raise ModelNotFound(f"model {name}:{version} is not in the registry")
-        check_card(self.card(name, version))
+        self.checked_card(name, version)  # a tampered or incomplete version is never CURRENT
         pointer = self.root / name / CURRENT
         tmp = pointer.with_name(f".{CURRENT}.tmp")
         tmp.write_text(version + "\n")

@@ -61,3 +61,24 @@ def test_not_ready_until_the_database_is_at_the_migrations_head(tmp_path: Path,
     db.upgrade(url)
     ready = client.get("/ready")
     assert ready.status_code == 200 and ready.json["database"] == "ok"
+
+
+def test_a_corrupt_model_file_keeps_the_worker_unready_and_the_log_says_why(
+        tmp_path: Path, model_root: Path, caplog) -> None:
+    import shutil
+
+    from valuation.store import db
+
+    root = tmp_path / "models"
+    shutil.copytree(model_root, root)
+    point = sorted((root / "tiny" / "1").glob("point*.cbm"))[0]
+    point.write_bytes(point.read_bytes()[:100])  # a truncated copy
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    db.upgrade(url)
+    with caplog.at_level("WARNING", logger="valuation.serving"):
+        app = create_app(Config(DATABASE_URL=url, MODEL_ROOT=root, MODEL_NAME="tiny",
+                                INSTANCE_PATH=tmp_path))
+    response = app.test_client().get("/ready")
+    assert response.status_code == 503 and response.json["model"] is None
+    assert f"{point.name} is missing or does not match the hash" in caplog.text
+    assert point.name not in response.get_data(as_text=True)  # the reason stays in the log

@@ -131,6 +131,7 @@ def test_optimistic_concurrency(client, keys) -> None:
 
 
 def test_invalid_documents_are_refused(client, keys) -> None:
+    before = client.get(BASE, headers=keys["admin"]).json
     bad = tighter(0.75)  # above the regulatory 70 % for used cars
     response = client.post(f"{BASE}/versions", json=bad, headers=keys["pricing_analyst"])
     assert response.status_code == 422
@@ -141,6 +142,10 @@ def test_invalid_documents_are_refused(client, keys) -> None:
     garbage = client.post(f"{BASE}/versions", data="{", headers=dict(
         keys["pricing_analyst"], **{"Content-Type": "application/json"}))
     assert garbage.status_code == 422
+    # nothing was stored, and the active version keeps serving
+    after = client.get(BASE, headers=keys["admin"]).json
+    assert after["active"] == before["active"] and after["versions"] == before["versions"]
+    assert after["active"]["version"] == 1 and after["active"]["state"] == "active"
 
 
 def test_yaml_import_export_and_diff(client, keys) -> None:

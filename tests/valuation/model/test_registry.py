@@ -71,6 +71,21 @@ def test_load_refuses_a_tampered_file(tmp_path: Path) -> None:
         reg.load("m:1")
 
 
+def test_promote_refuses_a_version_whose_files_do_not_match_their_hashes(tmp_path: Path
+                                                                          ) -> None:
+    reg = Registry(tmp_path)
+    reg.save("m", write_file, CARD)
+    reg.save("m", write_file, CARD)
+    reg.promote("m", "1")
+    (reg.path("m", "2") / "model.bin").write_bytes(b"other weights")
+    with pytest.raises(ModelMismatch, match="model.bin is missing or does not match the hash"):
+        reg.promote("m", "2")
+    (reg.path("m", "2") / "model.bin").unlink()
+    with pytest.raises(ModelMismatch, match="model.bin is missing"):
+        reg.promote("m", "2")
+    assert reg.current("m") == "1"  # the refused version never became CURRENT
+
+
 def test_unknown_and_invalid_names(tmp_path: Path) -> None:
     reg = Registry(tmp_path)
     with pytest.raises(ModelNotFound):
