@@ -256,12 +256,15 @@ def keys() -> None:
 @click.option("--name", required=True,
               help="the person who holds the key: the actor in audit trails and maker-checker "
                    "(two keys with one name are one person)")
-def keys_create(role: str, dealer_id: str | None, name: str) -> None:
+@click.option("--expires", help="DAYS from now, or a date YYYY-MM-DD (the key stops working at "
+                                "its start, UTC); without it the key lives until revoked")
+def keys_create(role: str, dealer_id: str | None, name: str, expires: str | None) -> None:
     """Create a key and print it once (the last word of the output)."""
     try:
         with _session() as session, session.begin():
             key = api_keys.create_key(session, role, name, dealer_id,
-                                      Config.from_env().api_key_secret())
+                                      Config.from_env().api_key_secret(),
+                                      expires_at=_expiry(expires))
     except ValuationError as exc:
         _fail(exc)
     except SQLAlchemyError as exc:
@@ -270,16 +273,32 @@ def keys_create(role: str, dealer_id: str | None, name: str) -> None:
     click.echo(f"created {role} key {key.split('.')[0]} (shown once, store it now): {key}")
 
 
+def _expiry(text: str | None) -> dt.datetime | None:
+    """`--expires`: a whole number of days from now, or the start (UTC) of a date."""
+    if text is None:
+        return None
+    if text.strip().isdigit():
+        return dt.datetime.now(dt.UTC) + dt.timedelta(days=int(text))
+    try:
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise click.BadParameter("DAYS (a whole number) or a date YYYY-MM-DD",
+                                 param_hint="--expires") from exc
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
 @keys.command("list", with_appcontext=False)
 def keys_list() -> None:
-    """Every key: prefix, role, dealer, name, created, revoked (never the key itself)."""
+    """Every key: prefix, role, dealer, name, created, revoked, expires (never the key)."""
     with _session() as session:
         rows = api_keys.list_keys(session)
-    click.echo(f"{'prefix':<10} {'role':<17} {'dealer':<12} {'name':<24} {'created':<20} revoked")
+    click.echo(f"{'prefix':<10} {'role':<17} {'dealer':<12} {'name':<24} {'created':<17} "
+               f"{'revoked':<17} expires")
     for r in rows:
         revoked = r.revoked_at.strftime("%Y-%m-%d %H:%M") if r.revoked_at else ""
+        expires = r.expires_at.strftime("%Y-%m-%d %H:%M") if r.expires_at else ""
         click.echo(f"{r.prefix:<10} {r.role:<17} {r.dealer_id or '':<12} {r.name:<24} "
-                   f"{r.created_at:%Y-%m-%d %H:%M}      {revoked}")
+                   f"{r.created_at:%Y-%m-%d %H:%M}  {revoked:<17} {expires}")
 
 
 @keys.command("revoke", with_appcontext=False)

@@ -104,6 +104,28 @@ def test_keys_create_list_revoke(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert default_like.exit_code == 1 and "name the person" in default_like.output
 
 
+def test_keys_expire_by_days_or_date(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import datetime as dt
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    by_days = runner.invoke(cli, ["keys", "create", "--role", "underwriter", "--name", "ann",
+                                  "--expires", "30"])
+    by_date = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "bo",
+                                  "--expires", "2099-03-01"])
+    assert by_days.exit_code == 0 and by_date.exit_code == 0, by_days.output + by_date.output
+    listing = runner.invoke(cli, ["keys", "list"]).output
+    in_30_days = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).strftime("%Y-%m-%d")
+    assert in_30_days in listing and "2099-03-01 00:00" in listing
+    past = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "cy",
+                               "--expires", "2020-01-01"])
+    assert past.exit_code == 1 and "in the future" in past.output
+    garbage = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "cy",
+                                  "--expires", "soon"])
+    assert garbage.exit_code == 2 and "--expires" in garbage.output
+
+
 def test_strategies_validate(tmp_path: Path) -> None:
     import yaml
 

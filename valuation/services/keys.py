@@ -2,6 +2,7 @@
 rest, a public prefix in logs."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -44,9 +45,13 @@ def secret_id(server_secret: bytes) -> str:
 
 
 def create_key(session: Session, role: str, name: str, dealer_id: str | None = None,
-               server_secret: bytes | None = None) -> str:
+               server_secret: bytes | None = None, expires_at: dt.datetime | None = None
+               ) -> str:
     """Store a new key (its scrypt hash and, given the server secret, its keyed digest) and
-    return it; it is shown once and never again."""
+    return it; it is shown once and never again. A key with `expires_at` (aware) stops
+    working at that moment in every worker (each request reads it)."""
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= utcnow()):
+        raise ValuationError("a key's expiry must be a time zone-aware moment in the future")
     if role not in ROLES:
         raise ValuationError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
     if not name.strip() or name.strip().endswith("-key"):
@@ -66,7 +71,7 @@ def create_key(session: Session, role: str, name: str, dealer_id: str | None = N
     session.add(ApiKeyRecord(
         prefix=prefix, salt=salt, hash=_digest(secret, salt), role=role, dealer_id=dealer_id,
         name=name, digest=keyed_digest(key, server_secret) if server_secret else None,
-        digest_key=secret_id(server_secret) if server_secret else None))
+        digest_key=secret_id(server_secret) if server_secret else None, expires_at=expires_at))
     return key
 
 
@@ -78,6 +83,11 @@ def revoke_key(session: Session, prefix: str) -> bool:
     return True
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive UTC datetimes; PostgreSQL aware ones."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
 def list_keys(session: Session) -> list[ApiKeyRecord]:
     return list(session.scalars(select(ApiKeyRecord).order_by(ApiKeyRecord.id)))
 
@@ -85,8 +95,8 @@ def list_keys(session: Session) -> list[ApiKeyRecord]:
 _KEYS = core(ApiKeyRecord)
 # built once: a statement object SQLAlchemy has already seen skips its compile-cache key work
 _LOOKUP = select(_KEYS.c.prefix, _KEYS.c.name, _KEYS.c.role, _KEYS.c.dealer_id, _KEYS.c.salt,
-                 _KEYS.c.hash, _KEYS.c.digest, _KEYS.c.digest_key, _KEYS.c.revoked_at
-                 ).where(_KEYS.c.prefix == bindparam("prefix"))
+                 _KEYS.c.hash, _KEYS.c.digest, _KEYS.c.digest_key, _KEYS.c.revoked_at,
+                 _KEYS.c.expires_at).where(_KEYS.c.prefix == bindparam("prefix"))
 
 
 def authenticate(conn: Session | Connection, header: str | None, server_secret: bytes
@@ -102,6 +112,8 @@ def authenticate(conn: Session | Connection, header: str | None, server_secret: 
     row = conn.execute(_LOOKUP, {"prefix": prefix}).first()
     if row is None or row.revoked_at is not None or not secret:
         raise Unauthorized("invalid or revoked API key")
+    if row.expires_at is not None and _aware(row.expires_at) <= utcnow():
+        raise Unauthorized("expired API key")
     digest, current = keyed_digest(key, server_secret), secret_id(server_secret)
     if row.digest is not None and row.digest_key == current:
         valid = hmac.compare_digest(row.digest, digest)

@@ -1,12 +1,16 @@
-"""The permission matrix: every route of the app x every role, no key and a revoked key,
-against a hand-written table (README "API"). The routes come from the app's URL map, so a
-new route without a row here fails the test."""
+"""The permission matrix: every route of the app x every role, no key, a revoked, an expired
+and an unknown key, against a hand-written table (README "API"). The routes come from the
+app's URL map, so a new route without a row here fails the test."""
 from __future__ import annotations
 
+import datetime as dt
 import re
+
+from sqlalchemy import update
 
 from valuation.services import keys as api_keys
 from valuation.store import db
+from valuation.store.tables import ApiKeyRecord, utcnow
 
 ROLES = ("dealer", "underwriter", "pricing_analyst", "pricing_approver", "admin")
 READERS = {"pricing_analyst", "pricing_approver", "admin"}
@@ -77,9 +81,19 @@ def test_each_role_may_call_exactly_its_routes(app, client, keys) -> None:
     with db.session_for(app) as session, session.begin():
         revoked = api_keys.create_key(session, "admin", "revoked-admin", None,
                                       app.extensions["api_key_secret"])
+        expired = api_keys.create_key(session, "admin", "expired-admin", None,
+                                      app.extensions["api_key_secret"],
+                                      expires_at=utcnow() + dt.timedelta(days=1))
     prefix = revoked.split(".")[0].removeprefix(api_keys.KEY_PREFIX)
+    expired_prefix = expired.split(".")[0].removeprefix(api_keys.KEY_PREFIX)
+    expiring = {"Authorization": f"Bearer {expired}"}
+    assert client.get("/v1/models", headers=expiring).status_code == 200  # not yet expired
     with db.session_for(app) as session, session.begin():
         assert api_keys.revoke_key(session, prefix)
+        # the expiry passes (a key cannot be made expired)
+        session.execute(update(ApiKeyRecord).where(ApiKeyRecord.prefix == expired_prefix)
+                        .values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+    assert client.get("/v1/models", headers=expiring).status_code == 401  # at once
     checked = 0
     for (method, rule), allowed in MATRIX.items():
         url = concrete(rule)
@@ -90,8 +104,9 @@ def test_each_role_may_call_exactly_its_routes(app, client, keys) -> None:
             assert status < 500, (method, rule, role, status)
             checked += 1
         for headers in ({}, {"Authorization": f"Bearer {revoked}"},
+                        {"Authorization": f"Bearer {expired}"},
                         {"Authorization": "Bearer vk_nothing.atall"}):
             status = client.open(url, method=method, headers=headers, json={}).status_code
             assert status == 401, (method, rule, headers, status)
             checked += 1
-    assert checked == len(MATRIX) * (len(ROLES) + 3)
+    assert checked == len(MATRIX) * (len(ROLES) + 4)
