@@ -301,6 +301,23 @@ def keys_list() -> None:
                    f"{r.created_at:%Y-%m-%d %H:%M}  {revoked:<17} {expires}")
 
 
+@keys.command("rotate", with_appcontext=False)
+@click.argument("prefix")
+@click.option("--grace-days", default=7, show_default=True, type=click.IntRange(min=0),
+              help="days the old key keeps working")
+def keys_rotate(prefix: str, grace_days: int) -> None:
+    """A new key for the holder of key PREFIX; the old one expires after the grace period."""
+    try:
+        with _session() as session, session.begin():
+            key = api_keys.rotate_key(session, prefix.removeprefix(api_keys.KEY_PREFIX),
+                                      dt.timedelta(days=grace_days),
+                                      Config.from_env().api_key_secret())
+    except ValuationError as exc:
+        _fail(exc)
+    click.echo(f"rotated {prefix}: it works {grace_days} more day(s); new key "
+               f"{key.split('.')[0]} (shown once, store it now): {key}")
+
+
 @keys.command("revoke", with_appcontext=False)
 @click.argument("prefix")
 def keys_revoke(prefix: str) -> None:

@@ -124,6 +124,14 @@ def test_keys_expire_by_days_or_date(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     garbage = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "cy",
                                   "--expires", "soon"])
     assert garbage.exit_code == 2 and "--expires" in garbage.output
+    prefix = by_days.output.split()[-1].removeprefix("vk_").split(".")[0]
+    rotated = runner.invoke(cli, ["keys", "rotate", prefix, "--grace-days", "3"])
+    assert rotated.exit_code == 0 and "works 3 more day(s)" in rotated.output, rotated.output
+    assert rotated.output.split()[-1].startswith("vk_")
+    in_3_days = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).strftime("%Y-%m-%d")
+    assert in_3_days in runner.invoke(cli, ["keys", "list"]).output  # the old key's new end
+    unknown = runner.invoke(cli, ["keys", "rotate", "ffffffff"])
+    assert unknown.exit_code == 1 and "no active key" in unknown.output
 
 
 def test_strategies_validate(tmp_path: Path) -> None:

@@ -83,6 +83,23 @@ def revoke_key(session: Session, prefix: str) -> bool:
     return True
 
 
+def rotate_key(session: Session, prefix: str, grace: dt.timedelta,
+               server_secret: bytes | None = None) -> str:
+    """A new key for the holder of the active key `prefix` (same role, dealer and name); the
+    old key keeps working for `grace`, then expires (or at its own earlier expiry). Returns
+    the new key, shown once."""
+    old = session.scalar(select(ApiKeyRecord).where(ApiKeyRecord.prefix == prefix))
+    now = utcnow()
+    if old is None or old.revoked_at is not None or (
+            old.expires_at is not None and _aware(old.expires_at) <= now):
+        raise ValuationError(f"no active key with prefix {prefix}")
+    if grace < dt.timedelta(0):
+        raise ValuationError("the grace period cannot be negative")
+    end = now + grace
+    old.expires_at = min(_aware(old.expires_at), end) if old.expires_at is not None else end
+    return create_key(session, old.role, old.name, old.dealer_id, server_secret)
+
+
 def _aware(moment: dt.datetime) -> dt.datetime:
     """SQLite hands back naive UTC datetimes; PostgreSQL aware ones."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

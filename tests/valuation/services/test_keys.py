@@ -68,3 +68,32 @@ def test_the_instance_secret_is_generated_once(tmp_path) -> None:
     assert len(first) == 64 and api_key_secret("", tmp_path) == first
     assert oct((tmp_path / "api_key_secret").stat().st_mode & 0o777) == "0o600"
     assert api_key_secret("given", tmp_path) == b"given"
+
+
+def test_rotation_gives_a_new_key_and_the_old_one_a_grace_period(app) -> None:
+    import datetime as dt
+
+    from valuation.errors import ValuationError
+    from valuation.store.tables import utcnow
+
+    with db.session_for(app) as session, session.begin():
+        old = keys.create_key(session, "dealer", "shop 5", "D5", SECRET)
+    old_prefix = old.split(".")[0].removeprefix(keys.KEY_PREFIX)
+    with db.session_for(app) as session, session.begin():
+        new = keys.rotate_key(session, old_prefix, dt.timedelta(days=7), SECRET)
+    with db.session_for(app) as session, session.begin():
+        fresh = keys.authenticate(session, f"Bearer {new}", SECRET)
+        still = keys.authenticate(session, f"Bearer {old}", SECRET)  # within its grace
+        assert (fresh.role, fresh.dealer_id, fresh.name) == ("dealer", "D5", "shop 5")
+        assert still.prefix == old_prefix and fresh.prefix != old_prefix
+        record = session.query(ApiKeyRecord).filter_by(prefix=old_prefix).one()
+        ends = record.expires_at.replace(tzinfo=record.expires_at.tzinfo or dt.UTC)
+        assert abs(ends - (utcnow() + dt.timedelta(days=7))) < dt.timedelta(minutes=1)
+    with db.session_for(app) as session, session.begin():
+        newest = keys.rotate_key(session, fresh.prefix, dt.timedelta(0), SECRET)
+    with db.session_for(app) as session, session.begin():
+        with pytest.raises(Unauthorized, match="expired"):
+            keys.authenticate(session, f"Bearer {new}", SECRET)  # no grace: at once
+        assert keys.authenticate(session, f"Bearer {newest}", SECRET).name == "shop 5"
+        with pytest.raises(ValuationError, match="no active key"):
+            keys.rotate_key(session, fresh.prefix, dt.timedelta(days=1), SECRET)
