@@ -20,7 +20,14 @@ from strategies.diff import diff
 from strategies.document import Strategy, load_strategy
 
 from ..errors import Conflict
-from ..store.tables import DealerRecord, ExperimentRecord, StrategyVersionRecord, core, utcnow
+from ..store.tables import (
+    DealerRecord,
+    ExperimentRecord,
+    StrategyVersionRecord,
+    aware,
+    core,
+    utcnow,
+)
 from .keys import Principal
 from .lifecycle import (
     ACTIVE,
@@ -29,7 +36,6 @@ from .lifecycle import (
     RETIRED,
     SCHEDULED,
     audit,
-    aware,
     check_reviewed,
     document_of,
     get_version,

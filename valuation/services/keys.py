@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Unauthorized, ValuationError
-from ..store.tables import ApiKeyRecord, DealerRecord, core, utcnow
+from ..store.tables import ApiKeyRecord, DealerRecord, aware, core, utcnow
 
 ROLES = ("dealer", "underwriter", "pricing_analyst", "pricing_approver", "admin")
 PREFIX_LEN = 8
@@ -91,18 +91,13 @@ def rotate_key(session: Session, prefix: str, grace: dt.timedelta,
     old = session.scalar(select(ApiKeyRecord).where(ApiKeyRecord.prefix == prefix))
     now = utcnow()
     if old is None or old.revoked_at is not None or (
-            old.expires_at is not None and _aware(old.expires_at) <= now):
+            old.expires_at is not None and aware(old.expires_at) <= now):
         raise ValuationError(f"no active key with prefix {prefix}")
     if grace < dt.timedelta(0):
         raise ValuationError("the grace period cannot be negative")
     end = now + grace
-    old.expires_at = min(_aware(old.expires_at), end) if old.expires_at is not None else end
+    old.expires_at = min(aware(old.expires_at), end) if old.expires_at is not None else end
     return create_key(session, old.role, old.name, old.dealer_id, server_secret)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive UTC datetimes; PostgreSQL aware ones."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def list_keys(session: Session) -> list[ApiKeyRecord]:
@@ -129,7 +124,7 @@ def authenticate(conn: Session | Connection, header: str | None, server_secret: 
     row = conn.execute(_LOOKUP, {"prefix": prefix}).first()
     if row is None or row.revoked_at is not None or not secret:
         raise Unauthorized("invalid or revoked API key")
-    if row.expires_at is not None and _aware(row.expires_at) <= utcnow():
+    if row.expires_at is not None and aware(row.expires_at) <= utcnow():
         raise Unauthorized("expired API key")
     digest, current = keyed_digest(key, server_secret), secret_id(server_secret)
     if row.digest is not None and row.digest_key == current:

@@ -7,7 +7,6 @@ the revision, so an edit, a submit and an approval can never interleave: of two 
 exactly one wins. The approver names the content hash they reviewed; a mismatch is refused."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -20,7 +19,7 @@ from strategies.diff import diff
 from strategies.document import StrategyError, canonical_json, load_strategy, monotonicity_warnings
 
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
-from ..store.tables import StrategyAuditRecord, StrategyVersionRecord, utcnow
+from ..store.tables import StrategyAuditRecord, StrategyVersionRecord, aware, utcnow
 from .keys import Principal
 
 DRAFT, SUBMITTED, APPROVED, SCHEDULED, ACTIVE, RETIRED = (
@@ -89,11 +88,6 @@ def versions(session: Session, name: str) -> list[StrategyVersionRecord]:
 def names(session: Session) -> list[str]:
     return list(session.scalars(select(StrategyVersionRecord.name).distinct().order_by(
         StrategyVersionRecord.name)))
-
-
-def aware(moment: dt.datetime | None) -> dt.datetime:
-    assert moment is not None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def transition(session: Session, record: StrategyVersionRecord, expected: str, **values: Any

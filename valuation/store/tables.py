@@ -23,6 +23,12 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def aware(moment: dt.datetime | None) -> dt.datetime:
+    """A stored moment as an aware UTC datetime: SQLite hands them back naive."""
+    assert moment is not None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 class Base(DeclarativeBase):
     pass
 
