@@ -18,7 +18,18 @@ from .config import Config
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """The application factory: a table of contents of `init_app` calls."""
     from . import clock, errors, logs, serving
-    from .http import credit, docs, health, metrics, models, request_ids, strategies, valuations
+    from .http import (
+        auth,
+        credit,
+        docs,
+        health,
+        metrics,
+        models,
+        rate_limits,
+        request_ids,
+        strategies,
+        valuations,
+    )
     from .instance import api_key_secret
     from .store import db
 
@@ -33,6 +44,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
                                                       Path(app.instance_path))
     request_ids.init_app(app)
     db.init_app(app)
+    auth.init_app(app)
+    rate_limits.init_app(app)
     serving.init_app(app)
     docs.init_app(app)  # the OpenAPI document first: the resource blueprints register on it
     valuations.init_app(app)

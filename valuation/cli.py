@@ -258,13 +258,16 @@ def keys() -> None:
                    "(two keys with one name are one person)")
 @click.option("--expires", help="DAYS from now, or a date YYYY-MM-DD (the key stops working at "
                                 "its start, UTC); without it the key lives until revoked")
-def keys_create(role: str, dealer_id: str | None, name: str, expires: str | None) -> None:
+@click.option("--rate-limit", help="the key's own budget, e.g. 100/minute (default: its role's, "
+                                   "RATE_LIMITS)")
+def keys_create(role: str, dealer_id: str | None, name: str, expires: str | None,
+                rate_limit: str | None) -> None:
     """Create a key and print it once (the last word of the output)."""
     try:
         with _session() as session, session.begin():
             key = api_keys.create_key(session, role, name, dealer_id,
                                       Config.from_env().api_key_secret(),
-                                      expires_at=_expiry(expires))
+                                      expires_at=_expiry(expires), rate_limit=rate_limit)
     except ValuationError as exc:
         _fail(exc)
     except SQLAlchemyError as exc:
@@ -289,16 +292,20 @@ def _expiry(text: str | None) -> dt.datetime | None:
 
 @keys.command("list", with_appcontext=False)
 def keys_list() -> None:
-    """Every key: prefix, role, dealer, name, created, revoked, expires (never the key)."""
+    """Every key: prefix, role, dealer, name, created, last used (to the minute), revoked,
+    expires, own rate limit (never the key). Times are UTC."""
     with _session() as session:
         rows = api_keys.list_keys(session)
+
+    def when(moment: dt.datetime | None) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
     click.echo(f"{'prefix':<10} {'role':<17} {'dealer':<12} {'name':<24} {'created':<17} "
-               f"{'revoked':<17} expires")
+               f"{'last used':<17} {'revoked':<17} {'expires':<17} rate limit")
     for r in rows:
-        revoked = r.revoked_at.strftime("%Y-%m-%d %H:%M") if r.revoked_at else ""
-        expires = r.expires_at.strftime("%Y-%m-%d %H:%M") if r.expires_at else ""
         click.echo(f"{r.prefix:<10} {r.role:<17} {r.dealer_id or '':<12} {r.name:<24} "
-                   f"{r.created_at:%Y-%m-%d %H:%M}  {revoked:<17} {expires}")
+                   f"{when(r.created_at):<17} {when(r.last_used_at):<17} "
+                   f"{when(r.revoked_at):<17} {when(r.expires_at):<17} {r.rate_limit or ''}")
 
 
 @keys.command("rotate", with_appcontext=False)

@@ -17,6 +17,10 @@
 | VALUATION_MAX_AGE_DAYS | 30 | a stored valuation older than this cannot back a credit decision |
 | VALUATION_DATE_TOLERANCE_DAYS | 3 | max days between a decision and its valuation date |
 | API_KEY_SECRET | (generated in <instance>/api_key_secret) | keys the HMAC digests of API keys |
+| RATE_LIMITS | dealer and underwriter 600/minute, others 120/minute | each key's budget by role, \
+  "dealer=600/minute,admin=120/minute,..." (a key may have its own: `keys create --rate-limit`) |
+| RATE_LIMIT_STORAGE | memory:// | where counts live: per worker, or `redis://host:6379/0` shared |
+| RATE_LIMITS_ENABLED | true | `false` turns rate limiting off (benchmarks of raw speed) |
 """
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 CHECKOUT = Path(__file__).resolve().parents[1]
+DEFAULT_RATE_LIMITS = ("dealer=600/minute,underwriter=600/minute,pricing_analyst=120/minute,"
+                       "pricing_approver=120/minute,admin=120/minute")
 
 
 def _env(name: str, default: str) -> str:
@@ -53,6 +59,9 @@ class Config:
     VALUATION_MAX_AGE_DAYS: int = 30
     VALUATION_DATE_TOLERANCE_DAYS: int = 3
     API_KEY_SECRET: str = field(default="", repr=False)
+    RATE_LIMITS: str = DEFAULT_RATE_LIMITS
+    RATE_LIMIT_STORAGE: str = field(default="memory://", repr=False)
+    RATE_LIMITS_ENABLED: bool = True
     TESTING: bool = False
 
     @classmethod
@@ -75,6 +84,10 @@ class Config:
             VALUATION_MAX_AGE_DAYS=int(_env("VALUATION_MAX_AGE_DAYS", "30")),
             VALUATION_DATE_TOLERANCE_DAYS=int(_env("VALUATION_DATE_TOLERANCE_DAYS", "3")),
             API_KEY_SECRET=_env("API_KEY_SECRET", ""),
+            RATE_LIMITS=_env("RATE_LIMITS", DEFAULT_RATE_LIMITS),
+            RATE_LIMIT_STORAGE=_env("RATE_LIMIT_STORAGE", "memory://"),
+            RATE_LIMITS_ENABLED=_env("RATE_LIMITS_ENABLED", "true").lower() in ("1", "true",
+                                                                               "yes", "on"),
         )
 
     def api_key_secret(self) -> bytes:

@@ -6,7 +6,9 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,17 @@ def init_app(app: Flask) -> None:
         # the exception's own headers, e.g. `Allow` on a 405 (RFC 9110 requires it there)
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         return jsonify(body(code, str(message), errors)), code, headers
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(exc: Exception):  # type: ignore[no-untyped-def]
+        # the database is down or dropped the connection: nothing was stored; the caller may
+        # retry (the driver's text, which may name hosts, goes to the log only)
+        log.warning("database unavailable: %s", getattr(exc, "orig", None) or exc)
+        g.retry_after = "5"
+        return (jsonify(body(503, "the database is unavailable; try again shortly")), 503,
+                {"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]

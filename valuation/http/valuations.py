@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import json
+import logging
 from typing import Any
 
 import pandas as pd
@@ -18,6 +20,8 @@ from ..store import db
 from .auth import require
 from .responses import json_response
 from .schemas import ValuationRequestSchema
+
+log = logging.getLogger(__name__)
 
 valuations_blp = Blueprint("valuations", __name__, url_prefix="/v1/valuations",
                            description="Value a car in its own condition (dealer apps).")
@@ -37,7 +41,8 @@ class AdjustmentSchema(Schema):
 
 
 class ValuationSchema(Schema):
-    id = fields.String()
+    id = fields.String(allow_none=True, metadata={
+        "description": "null when the database was unavailable (nothing stored; see warnings)"})
     valuation_date = fields.String()
     currency = fields.String()
     model = fields.Dict()
@@ -61,13 +66,21 @@ class Valuations(MethodView):
     @require("dealer", "underwriter")
     @valuations_blp.arguments(ValuationRequestSchema())
     @valuations_blp.alt_response(201, schema=ValuationSchema, description="the valuation")
+    @valuations_blp.alt_response(200, schema=ValuationSchema,
+                                 description="valued but not stored (database unavailable)")
     def post(self, payload: dict[str, Any]) -> Response:
-        """Value one car: retail value, range, lending value, confidence, breakdown, residuals."""
-        with db.engine().begin() as conn:  # one Core insert: no ORM session needed
-            valuation_id, text = valuations.create(conn, serving.predictor(), g.principal,
-                                                   payload)
-        location = url_for("valuations.Valuation", valuation_id=valuation_id)
-        return json_response(text, 201, Location=location)
+        """Value one car: retail value, range, lending value, confidence, breakdown, residuals.
+        201 once stored; while the database is unavailable, 200 with the value, `id: null` and
+        a warning (nothing stored)."""
+        row = valuations.value_request(serving.predictor(), g.principal, payload)
+        try:
+            with db.engine().begin() as conn:  # one Core insert: no ORM session needed
+                valuations.store(conn, [row])
+        except db.UNAVAILABLE:
+            log.warning("valuation not stored: the database is unavailable")
+            return json_response(valuations.unstored(json.loads(row["response_json"])), 200)
+        location = url_for("valuations.Valuation", valuation_id=row["id"])
+        return json_response(row["response_json"], 201, Location=location)
 
 
 @valuations_blp.route("/<valuation_id>")
@@ -88,9 +101,15 @@ class ValuationBatch(MethodView):
         """Value up to 1,000 cars as JSON {"vehicles": [...]} or a CSV upload (multipart field
         `file`, up to 50,000 rows); bad rows get errors, the rest are valued and stored."""
         rows, row_errors = _batch_rows()
-        with db.session() as session, session.begin():
-            results = valuations.create_batch(session, serving.predictor(), g.principal, rows,
-                                              row_errors)
+        results, stored = valuations.value_batch(serving.predictor(), g.principal, rows,
+                                                 row_errors)
+        try:
+            with db.engine().begin() as conn:
+                valuations.store(conn, stored)
+        except db.UNAVAILABLE:
+            log.warning("batch of %d valuations not stored: the database is unavailable",
+                        len(stored))
+            results = [r if "errors" in r else valuations.unstored(r) for r in results]
         ok = sum(1 for r in results if "errors" not in r)
         body = {"rows": len(results), "valued": ok, "failed": len(results) - ok,
                 "results": results}

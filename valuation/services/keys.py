@@ -1,13 +1,16 @@
-"""API keys and roles: create, list, revoke, and authenticate a `Bearer` key; salted hashes at
-rest, a public prefix in logs."""
+"""API keys and roles: create, list, rotate, revoke, and authenticate a `Bearer` key; salted
+hashes at rest, a public prefix in logs; the keys a worker recently checked (`RecentKeys`)."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
+from limits import parse as parse_limit
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
@@ -27,6 +30,8 @@ class Principal:
     role: str
     prefix: str
     dealer_id: str | None
+    rate_limit: str | None = None  # the key's own limit; None: its role's
+    expires_at: dt.datetime | None = None
 
 
 def _digest(secret: str, salt: str) -> str:
@@ -44,12 +49,23 @@ def secret_id(server_secret: bytes) -> str:
     return hashlib.sha256(b"digest-key:" + server_secret).hexdigest()[:16]
 
 
+def check_rate_limit(text: str) -> str:
+    """A rate limit as Flask-Limiter writes them ("100/minute", "10/second;500/hour")."""
+    try:
+        for part in text.split(";"):
+            parse_limit(part)
+    except ValueError as exc:
+        raise ValuationError(f"not a rate limit: {text!r} (write e.g. 100/minute)") from exc
+    return text.strip()
+
+
 def create_key(session: Session, role: str, name: str, dealer_id: str | None = None,
-               server_secret: bytes | None = None, expires_at: dt.datetime | None = None
-               ) -> str:
+               server_secret: bytes | None = None, expires_at: dt.datetime | None = None,
+               rate_limit: str | None = None) -> str:
     """Store a new key (its scrypt hash and, given the server secret, its keyed digest) and
     return it; it is shown once and never again. A key with `expires_at` (aware) stops
-    working at that moment in every worker (each request reads it)."""
+    working at that moment in every worker (each request reads it); `rate_limit` replaces
+    its role's limit."""
     if expires_at is not None and (expires_at.tzinfo is None or expires_at <= utcnow()):
         raise ValuationError("a key's expiry must be a time zone-aware moment in the future")
     if role not in ROLES:
@@ -64,6 +80,8 @@ def create_key(session: Session, role: str, name: str, dealer_id: str | None = N
     if dealer_id and session.get(DealerRecord, dealer_id) is None:
         session.add(DealerRecord(id=dealer_id, name=""))
         session.flush()  # the dealer row must exist before the key that refers to it
+    if rate_limit is not None:
+        rate_limit = check_rate_limit(rate_limit)
     prefix = secrets.token_hex(PREFIX_LEN // 2)
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_hex(16)
@@ -71,7 +89,8 @@ def create_key(session: Session, role: str, name: str, dealer_id: str | None = N
     session.add(ApiKeyRecord(
         prefix=prefix, salt=salt, hash=_digest(secret, salt), role=role, dealer_id=dealer_id,
         name=name, digest=keyed_digest(key, server_secret) if server_secret else None,
-        digest_key=secret_id(server_secret) if server_secret else None, expires_at=expires_at))
+        digest_key=secret_id(server_secret) if server_secret else None, expires_at=expires_at,
+        rate_limit=rate_limit))
     return key
 
 
@@ -97,7 +116,8 @@ def rotate_key(session: Session, prefix: str, grace: dt.timedelta,
         raise ValuationError("the grace period cannot be negative")
     end = now + grace
     old.expires_at = min(aware(old.expires_at), end) if old.expires_at is not None else end
-    return create_key(session, old.role, old.name, old.dealer_id, server_secret)
+    return create_key(session, old.role, old.name, old.dealer_id, server_secret,
+                      rate_limit=old.rate_limit)
 
 
 def list_keys(session: Session) -> list[ApiKeyRecord]:
@@ -108,7 +128,7 @@ _KEYS = core(ApiKeyRecord)
 # built once: a statement object SQLAlchemy has already seen skips its compile-cache key work
 _LOOKUP = select(_KEYS.c.prefix, _KEYS.c.name, _KEYS.c.role, _KEYS.c.dealer_id, _KEYS.c.salt,
                  _KEYS.c.hash, _KEYS.c.digest, _KEYS.c.digest_key, _KEYS.c.revoked_at,
-                 _KEYS.c.expires_at).where(_KEYS.c.prefix == bindparam("prefix"))
+                 _KEYS.c.expires_at, _KEYS.c.rate_limit).where(_KEYS.c.prefix == bindparam("prefix"))
 
 
 def authenticate(conn: Session | Connection, header: str | None, server_secret: bytes
@@ -136,4 +156,54 @@ def authenticate(conn: Session | Connection, header: str | None, server_secret: 
                          .values(digest=digest, digest_key=current))
     if not valid:
         raise Unauthorized("invalid or revoked API key")
-    return Principal(name=row.name, role=row.role, prefix=row.prefix, dealer_id=row.dealer_id)
+    return Principal(name=row.name, role=row.role, prefix=row.prefix, dealer_id=row.dealer_id,
+                     rate_limit=row.rate_limit,
+                     expires_at=aware(row.expires_at) if row.expires_at is not None else None)
+
+
+_TOUCH = update(_KEYS).where(_KEYS.c.prefix == bindparam("key_prefix")).values(
+    last_used_at=bindparam("moment"))
+
+
+def touch(conn: Session | Connection, prefix: str) -> None:
+    """Record that the key `prefix` was used now (`keys list` shows it)."""
+    conn.execute(_TOUCH, {"key_prefix": prefix, "moment": utcnow()})
+
+
+class RecentKeys:
+    """The keys one worker checked against the database lately, by keyed digest (never the
+    key itself).
+
+    - `due(prefix)`: its last use is worth writing (at most once per `touch_every` seconds
+      per key and worker, so a busy key does not write on every request).
+    - `recall(digest)`: the principal of a key the database accepted within `grace` seconds,
+      for when the database cannot be reached: revoking a key is a database write, so none
+      can have been revoked through this database meanwhile; expiry is still checked.
+    """
+
+    def __init__(self, grace: float = 300.0, touch_every: float = 60.0) -> None:
+        self.grace, self.touch_every = grace, touch_every
+        self._seen: dict[str, tuple[Principal, float]] = {}
+        self._touched: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, prefix: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._touched.get(prefix, -self.touch_every) < self.touch_every:
+                return False
+            self._touched[prefix] = now
+            return True
+
+    def remember(self, digest: str, principal: Principal) -> None:
+        with self._lock:
+            self._seen[digest] = (principal, time.monotonic())
+
+    def recall(self, digest: str) -> Principal | None:
+        with self._lock:
+            principal, seen = self._seen.get(digest, (None, 0.0))
+        if principal is None or time.monotonic() - seen > self.grace:
+            return None
+        if principal.expires_at is not None and principal.expires_at <= utcnow():
+            return None
+        return principal

@@ -121,24 +121,25 @@ def _insert(conn: Session | Connection, rows: list[dict[str, Any]]) -> None:
         (conn.connection() if isinstance(conn, Session) else conn).execute(_INSERT, rows)
 
 
-def create(conn: Session | Connection, predictor: Predictor | None, principal: Principal,
-           request: dict[str, Any]) -> tuple[str, str]:
-    """Value one validated request, store it, return (id, exact response text)."""
+def value_request(predictor: Predictor | None, principal: Principal, request: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """Value one validated request: the row to store (its `response_json` is the exact
+    response text); 422 for a car the model cannot value."""
     predictor = _require_model(predictor)
     result = value_car(predictor, request)
     if "error" in result:
         raise InvalidInput(result["error"]["message"], errors={"json": {
             "_schema": [result["error"]["message"]]}})
     row, _ = _row(principal, predictor, request, result)
-    _insert(conn, [row])
-    return row["id"], row["response_json"]
+    return row
 
 
-def create_batch(session: Session, predictor: Predictor | None, principal: Principal,
-                 requests: list[dict[str, Any]],
-                 row_errors: dict[int, Any] | None = None) -> list[dict[str, Any]]:
+def value_batch(predictor: Predictor | None, principal: Principal,
+                requests: list[dict[str, Any]], row_errors: dict[int, Any] | None = None
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Value many rows; one bad row never fails the batch. `row_errors` are rows that already
-    failed validation at the edge (their index -> errors)."""
+    failed validation at the edge (their index -> errors). Returns the results in row order
+    and the rows to store."""
     predictor = _require_model(predictor)
     row_errors = row_errors or {}
     good = [i for i in range(len(requests)) if i not in row_errors]
@@ -153,8 +154,28 @@ def create_batch(session: Session, predictor: Predictor | None, principal: Princ
             row, body = _row(principal, predictor, requests[i], result)
             stored.append(row)
             out.append({"row": i, **body})
-    _insert(session, stored)
-    return sorted(out, key=lambda r: r["row"])
+    return sorted(out, key=lambda r: r["row"]), stored
+
+
+def store(conn: Session | Connection, rows: list[dict[str, Any]]) -> None:
+    """Store valuations (one Core INSERT, executemany for a batch)."""
+    _insert(conn, rows)
+
+
+NOT_STORED = "not stored: the database is unavailable, so this valuation has no id"
+
+
+def unstored(body: dict[str, Any]) -> dict[str, Any]:
+    """A valuation body that could not be stored: `id` null and a warning; the value stands."""
+    return {**body, "id": None, "warnings": [*body.get("warnings", []), NOT_STORED]}
+
+
+def create(conn: Session | Connection, predictor: Predictor | None, principal: Principal,
+           request: dict[str, Any]) -> tuple[str, str]:
+    """Value one validated request, store it, return (id, exact response text)."""
+    row = value_request(predictor, principal, request)
+    _insert(conn, [row])
+    return row["id"], row["response_json"]
 
 
 def get(session: Session, principal: Principal, valuation_id: str) -> str:

@@ -57,6 +57,11 @@ class ApiKeyRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the key's own rate limit ("100/minute"); none: its role's (RATE_LIMITS)
+    rate_limit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # written at most once a minute per worker (services.keys.RecentKeys)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                             nullable=True)
 
 
 class DealerRecord(Base):

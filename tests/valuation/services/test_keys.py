@@ -97,3 +97,45 @@ def test_rotation_gives_a_new_key_and_the_old_one_a_grace_period(app) -> None:
         assert keys.authenticate(session, f"Bearer {newest}", SECRET).name == "shop 5"
         with pytest.raises(ValuationError, match="no active key"):
             keys.rotate_key(session, fresh.prefix, dt.timedelta(days=1), SECRET)
+
+
+def test_a_request_records_the_keys_last_use_at_most_once_a_minute(app, client, keys) -> None:
+    import datetime as dt
+
+    from valuation.store.tables import aware
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    assert client.get("/v1/valuations/nope", headers=keys["dealer"]).status_code == 404
+    with db.session_for(app) as session:
+        used = {r.name: r.last_used_at for r in session.query(ApiKeyRecord)}
+    assert used["underwriter-test"] is None
+    first = aware(used["dealer-test"])
+    assert before <= first <= dt.datetime.now(dt.UTC)
+    assert client.get("/v1/valuations/nope", headers=keys["dealer"]).status_code == 404
+    with db.session_for(app) as session:
+        again = session.query(ApiKeyRecord).filter_by(name="dealer-test").one().last_used_at
+    assert aware(again) == first  # not rewritten within the minute
+
+
+def test_recent_keys_write_the_use_once_per_period_and_recall_within_the_grace(monkeypatch
+                                                                               ) -> None:
+    import datetime as dt
+
+    clock = [1000.0]
+    monkeypatch.setattr(keys.time, "monotonic", lambda: clock[0])
+    recent = keys.RecentKeys(grace=300, touch_every=60)
+    assert recent.due("p1") and not recent.due("p1") and recent.due("p2")
+    clock[0] += 60
+    assert recent.due("p1")
+    ann = keys.Principal("ann", "dealer", "p1", "D1")
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+    bo = keys.Principal("bo", "admin", "p2", None, expires_at=soon)
+    recent.remember("digest-ann", ann)
+    recent.remember("digest-bo", bo)
+    clock[0] += 300
+    assert recent.recall("digest-ann") == ann and recent.recall("digest-bo") == bo
+    assert recent.recall("digest-unknown") is None
+    clock[0] += 1
+    assert recent.recall("digest-ann") is None  # the grace has passed
+    recent.remember("digest-bo", keys.Principal("bo", "admin", "p2", None,
+                                                expires_at=dt.datetime.now(dt.UTC)))
+    assert recent.recall("digest-bo") is None  # expired meanwhile
