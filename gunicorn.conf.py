@@ -1,4 +1,9 @@
 """gunicorn settings, taken from valuation.config (the one place that reads the environment)."""
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 from valuation.config import Config
 
 _settings = Config.from_env()
@@ -24,3 +29,31 @@ def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
     import gc
 
     gc.freeze()
+
+
+# Prometheus multiprocess mode: every worker writes its metric values to files in this folder
+# and /metrics adds them up (valuation/http/metrics.py). Set here, in the master, before any
+# worker imports prometheus_client; an operator may name the folder.
+_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="valuation-metrics-")
+
+
+def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+    """An earlier run's files would add their counts to this one's."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+    """A dead worker's live gauges (the model it served) stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:  # type: ignore[no-untyped-def]
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -77,7 +77,7 @@ def requests(which: str) -> Callable[[], None]:
     url = f"sqlite:///{work / 'profile.db'}"
     db.upgrade(url)
     settings = Config(DATABASE_URL=url, INSTANCE_PATH=work, MODEL_NAME="demo",
-                      MODEL_ROOT=load.ROOT / "models")
+                      MODEL_ROOT=load.ROOT / "models", RATE_LIMITS=load.UNLIMITED)
     app = create_app(settings)
     engine = db.make_engine(url)
     with sqlalchemy.orm.Session(engine) as session, session.begin():

@@ -1,6 +1,7 @@
 """Underwriting routes: credit limits (decide, read, replay) and the dealer table."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask, Response, current_app, g, url_for
@@ -12,6 +13,7 @@ from .. import serving
 from ..services import credit, dealers
 from ..services.decision_inputs import ValuationRules
 from ..store import db
+from . import metrics
 from .auth import require
 from .responses import json_response
 from .schemas import CreditLimitRequestSchema, DealerSchema
@@ -42,6 +44,9 @@ class CreditLimits(MethodView):
         except IntegrityError:
             # a concurrent request with the same application_id won: answer as it did
             decision_id, text, created = _decide(payload)
+        if created:
+            decision = json.loads(text)
+            metrics.decided(decision["outcome"], decision["strategy"]["arm"])
         location = url_for("credit.CreditLimit", decision_id=decision_id)
         return json_response(text, 201 if created else 200, Location=location)
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 from typing import Any
 
@@ -17,6 +16,7 @@ from ..errors import InvalidInput
 from ..model.record import validate_frame
 from ..services import valuations
 from ..store import db
+from . import metrics
 from .auth import require
 from .responses import json_response
 from .schemas import ValuationRequestSchema
@@ -72,13 +72,14 @@ class Valuations(MethodView):
         """Value one car: retail value, range, lending value, confidence, breakdown, residuals.
         201 once stored; while the database is unavailable, 200 with the value, `id: null` and
         a warning (nothing stored)."""
-        row = valuations.value_request(serving.predictor(), g.principal, payload)
+        row, body = valuations.value_request(serving.predictor(), g.principal, payload)
+        metrics.valued([(payload.get("energy_type"), body["confidence"]["level"])])
         try:
             with db.engine().begin() as conn:  # one Core insert: no ORM session needed
                 valuations.store(conn, [row])
         except db.UNAVAILABLE:
             log.warning("valuation not stored: the database is unavailable")
-            return json_response(valuations.unstored(json.loads(row["response_json"])), 200)
+            return json_response(valuations.unstored(body), 200)
         location = url_for("valuations.Valuation", valuation_id=row["id"])
         return json_response(row["response_json"], 201, Location=location)
 
@@ -103,6 +104,9 @@ class ValuationBatch(MethodView):
         rows, row_errors = _batch_rows()
         results, stored = valuations.value_batch(serving.predictor(), g.principal, rows,
                                                  row_errors)
+        metrics.valued((car.get("energy_type"), result["confidence"]["level"])
+                       for result, car in zip(results, rows, strict=True)
+                       if "errors" not in result)
         try:
             with db.engine().begin() as conn:
                 valuations.store(conn, stored)

@@ -122,16 +122,15 @@ def _insert(conn: Session | Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def value_request(predictor: Predictor | None, principal: Principal, request: dict[str, Any]
-                  ) -> dict[str, Any]:
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Value one validated request: the row to store (its `response_json` is the exact
-    response text); 422 for a car the model cannot value."""
+    response text) and the body; 422 for a car the model cannot value."""
     predictor = _require_model(predictor)
     result = value_car(predictor, request)
     if "error" in result:
         raise InvalidInput(result["error"]["message"], errors={"json": {
             "_schema": [result["error"]["message"]]}})
-    row, _ = _row(principal, predictor, request, result)
-    return row
+    return _row(principal, predictor, request, result)
 
 
 def value_batch(predictor: Predictor | None, principal: Principal,
@@ -173,7 +172,7 @@ def unstored(body: dict[str, Any]) -> dict[str, Any]:
 def create(conn: Session | Connection, predictor: Predictor | None, principal: Principal,
            request: dict[str, Any]) -> tuple[str, str]:
     """Value one validated request, store it, return (id, exact response text)."""
-    row = value_request(predictor, principal, request)
+    row, _ = value_request(predictor, principal, request)
     _insert(conn, [row])
     return row["id"], row["response_json"]
 
