@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -84,11 +85,27 @@ def body(code: int, message: str, errors: dict | None = None) -> dict[str, Any]:
     return out
 
 
+_KEY_PREFIX = re.compile(r"Bearer (vk_[0-9a-f]{8})\.")
+
+
+def _refused(code: int, message: str, errors: dict | None) -> None:
+    """One log line per refused request: the status, the route, the message, the names of the
+    fields in error and the public prefix of the key used (never the key, the body or the
+    field values)."""
+    match = _KEY_PREFIX.match(request.headers.get("Authorization", ""))
+    fields = sorted(f"{where}.{name}" if isinstance(inner, dict) else str(where)
+                    for where, inner in (errors or {}).items()
+                    for name in (inner if isinstance(inner, dict) else [None]))
+    log.info("refused %d %s %s: %s (fields %s; key %s)", code, request.method, request.path,
+             message, ", ".join(fields) or "none", match.group(1) if match else None)
+
+
 def init_app(app: Flask) -> None:
     """Render every error in the one shape; a 500 never shows internals."""
 
     @app.errorhandler(ValuationError)
     def domain(exc: ValuationError):  # type: ignore[no-untyped-def]
+        _refused(exc.status, exc.message, exc.errors)
         return jsonify(body(exc.status, exc.message, exc.errors)), exc.status
 
     @app.errorhandler(HTTPException)
@@ -99,6 +116,7 @@ def init_app(app: Flask) -> None:
         message = data.get("message") or (exc.description if code != 500 else "internal error")
         # the exception's own headers, e.g. `Allow` on a 405 (RFC 9110 requires it there)
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        _refused(code, str(message), errors)
         return jsonify(body(code, str(message), errors)), code, headers
 
     @app.errorhandler(OperationalError)
