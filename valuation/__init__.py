@@ -23,6 +23,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         credit,
         docs,
         health,
+        json_bodies,
         metrics,
         models,
         rate_limits,
@@ -43,6 +44,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.extensions["api_key_secret"] = api_key_secret(app.config["API_KEY_SECRET"],
                                                       Path(app.instance_path))
     request_ids.init_app(app)
+    json_bodies.init_app(app)
     db.init_app(app)
     auth.init_app(app)
     rate_limits.init_app(app)

@@ -8,6 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, g, jsonify, request
+from sqlalchemy.exc import DataError as StorageDataError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -129,6 +130,15 @@ def init_app(app: Flask) -> None:
         g.retry_after = "5"
         return (jsonify(body(503, "the database is unavailable; try again shortly")), 503,
                 {"Retry-After": "5"})
+
+    @app.errorhandler(StorageDataError)
+    def unstorable(exc: Exception):  # type: ignore[no-untyped-def]
+        # a value the edge let through but the database cannot hold (out of its range): the
+        # request is at fault, nothing was stored; the driver's text goes to the log only
+        log.warning("value refused by the database: %s", getattr(exc, "orig", None) or exc)
+        message = "a value is out of the range the service can store"
+        _refused(422, message, None)
+        return jsonify(body(422, message)), 422
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from .. import serving
+from ..errors import ModelNotFound, ValuationError
 from .auth import require
 from .responses import json_response
 
@@ -40,7 +41,12 @@ class ModelCard(MethodView):
     def get(self, name: str, version: str) -> Response:
         """One model card."""
         reg = serving.registry()
-        reg.resolve(f"{name}:{version}")
+        try:
+            reg.resolve(f"{name}:{version}")
+        except ModelNotFound:
+            raise
+        except ValuationError as exc:  # a name that cannot exist: no such model
+            raise ModelNotFound(f"no model {name}:{version}") from exc
         return json_response(reg.card(name, version))
 
 

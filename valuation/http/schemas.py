@@ -10,6 +10,8 @@ from strategies.document import MAX_MONEY
 from .. import clock
 from ..model.record import ENUMS, FIELDS, MAX_KM_PER_YEAR, Field, model_date, normalize_date
 
+DATE_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"
+
 
 class PartialDate(fields.Field):
     """A date as YYYY-MM-DD, YYYY-MM or YYYY; loads to that text, precision kept (the model
@@ -48,6 +50,9 @@ def _field(spec: Field) -> fields.Field:
         return fields.Float(allow_nan=False, validate=bounds, **kwargs)
     if spec.kind == "bool":
         return fields.Boolean(**kwargs)
+    # documented as the text it takes (a bare year may also come as a number)
+    kwargs["metadata"] = {**meta, "type": "string", "pattern": DATE_PATTERN,
+                          "example": "2022-03-01"}
     return PartialDate(**kwargs)
 
 

@@ -18,6 +18,10 @@ from ..store import db
 from .auth import require
 from .responses import json_response
 
+# versions are stored as 32-bit integers: a larger number names no version (404 / 422)
+MAX_VERSION = 2**31 - 1
+VERSION = validate.Range(min=1, max=MAX_VERSION)
+
 blp = Blueprint("strategies", __name__, url_prefix="/v1/strategies",
                 description="Strategy versions and their lifecycle (pricing team).")
 READERS = ("pricing_analyst", "pricing_approver", "admin")
@@ -38,24 +42,23 @@ class ActivateSchema(ReviewSchema):
 
 
 class RollbackSchema(CommentSchema):
-    to_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    to_version = fields.Integer(required=True, strict=True, validate=VERSION)
 
 
 class DiffQuerySchema(Schema):
-    from_ = fields.Integer(required=True, data_key="from", validate=validate.Range(min=1))
-    to = fields.Integer(required=True, validate=validate.Range(min=1))
+    from_ = fields.Integer(required=True, data_key="from", validate=VERSION)
+    to = fields.Integer(required=True, validate=VERSION)
 
 
 class ExperimentSchema(Schema):
-    challenger_version = fields.Integer(required=True, strict=True,
-                                        validate=validate.Range(min=1))
+    challenger_version = fields.Integer(required=True, strict=True, validate=VERSION)
     share_pct = fields.Integer(required=True, strict=True, validate=validate.Range(0, 50))
     mode = fields.String(required=True, validate=validate.OneOf(experiments.MODES))
     salt = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
 class SimulationSchema(Schema):
-    candidate_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    candidate_version = fields.Integer(required=True, validate=VERSION)
     date_from = fields.Date(load_default=None, data_key="from")
     date_to = fields.Date(load_default=None, data_key="to")
 
@@ -118,7 +121,7 @@ class Versions(MethodView):
         return response
 
 
-@blp.route("/<name>/versions/<int:version>")
+@blp.route("/<name>/versions/<int(min=1, max=2147483647):version>")
 class Version(MethodView):
     @require(*READERS)
     @blp.alt_response(200, description="state, author, timestamps, document; ?format=yaml "
@@ -167,7 +170,7 @@ def _transition(name: str, version: int, action: str, payload: dict[str, Any]) -
         return _version_response(record)
 
 
-@blp.route("/<name>/versions/<int:version>/submit")
+@blp.route("/<name>/versions/<int(min=1, max=2147483647):version>/submit")
 class Submit(MethodView):
     @require("pricing_analyst")
     @blp.arguments(CommentSchema())
@@ -177,7 +180,7 @@ class Submit(MethodView):
         return _transition(name, version, "submit", payload)
 
 
-@blp.route("/<name>/versions/<int:version>/approve")
+@blp.route("/<name>/versions/<int(min=1, max=2147483647):version>/approve")
 class Approve(MethodView):
     @require("pricing_approver")
     @blp.arguments(ReviewSchema())
@@ -188,7 +191,7 @@ class Approve(MethodView):
         return _transition(name, version, "approve", payload)
 
 
-@blp.route("/<name>/versions/<int:version>/activate")
+@blp.route("/<name>/versions/<int(min=1, max=2147483647):version>/activate")
 class Activate(MethodView):
     @require("pricing_approver")
     @blp.arguments(ActivateSchema())
@@ -199,7 +202,7 @@ class Activate(MethodView):
         return _transition(name, version, "activate", payload)
 
 
-@blp.route("/<name>/versions/<int:version>/cancel-schedule")
+@blp.route("/<name>/versions/<int(min=1, max=2147483647):version>/cancel-schedule")
 class CancelSchedule(MethodView):
     @require("pricing_approver")
     @blp.arguments(CommentSchema())

@@ -16,7 +16,7 @@ ROLES = ("dealer", "underwriter", "pricing_analyst", "pricing_approver", "admin"
 READERS = {"pricing_analyst", "pricing_approver", "admin"}
 MODELS = {"pricing_analyst", "pricing_approver", "underwriter", "admin"}
 S = "/v1/strategies/<name>"
-V = f"{S}/versions/<int:version>"
+V = f"{S}/versions/<int(min=1, max=2147483647):version>"
 MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/valuations"): {"dealer", "underwriter"},
     ("POST", "/v1/valuations/batch"): {"dealer", "underwriter"},
@@ -59,7 +59,7 @@ def concrete(rule: str) -> str:
     def value(match: re.Match[str]) -> str:
         converter, name = match.group(1), match.group(2)
         return NAMES.get(name, SAMPLE.get(converter or "default", "nothing"))
-    return re.sub(r"<(?:(\w+):)?(\w+)>", value, rule)
+    return re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", value, rule)
 
 
 def routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
