@@ -54,6 +54,29 @@ def child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
     multiprocess.mark_process_dead(worker.pid)
 
 
+_job_workers: list = []
+
+
+def when_ready(server) -> None:  # type: ignore[no-untyped-def]
+    """Start JOB_WORKERS `valuation jobs work` processes beside the web workers: large CSV
+    batches are valued there, not inside a request (services/valuation_jobs.py)."""
+    import subprocess
+    import sys
+
+    for _ in range(_settings.JOB_WORKERS):
+        _job_workers.append(subprocess.Popen(
+            [sys.executable, "-m", "valuation.cli", "jobs", "work"]))
+    if _job_workers:
+        server.log.info("started %d valuation job worker(s)", len(_job_workers))
+
+
 def on_exit(server) -> None:  # type: ignore[no-untyped-def]
+    for process in _job_workers:  # each finishes its chunk and hands its job back
+        process.terminate()
+    for process in _job_workers:
+        try:
+            process.wait(timeout=graceful_timeout)
+        except Exception:  # noqa: BLE001 - still running after the grace: stop it
+            process.kill()
     if _OWN_METRICS_DIR:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

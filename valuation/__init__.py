@@ -29,6 +29,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         rate_limits,
         request_ids,
         strategies,
+        valuation_jobs,
         valuations,
     )
     from .instance import api_key_secret
@@ -51,6 +52,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     serving.init_app(app)
     docs.init_app(app)  # the OpenAPI document first: the resource blueprints register on it
     valuations.init_app(app)
+    valuation_jobs.init_app(app)
     models.init_app(app)
     credit.init_app(app)
     strategies.init_app(app)

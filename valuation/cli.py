@@ -246,6 +246,48 @@ def _session():  # type: ignore[no-untyped-def]
 
 
 @cli.group()
+def jobs() -> None:
+    """Background valuation jobs (large CSV batches)."""
+
+
+@jobs.command("work", with_appcontext=False)
+@click.option("--once", is_flag=True, help="stop when no job is waiting (else wait for more)")
+@click.option("--poll", default=1.0, show_default=True, type=click.FloatRange(min=0.05),
+              help="seconds between looks for a new job")
+@click.option("--stale-seconds", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="a running job whose worker went silent this long is taken over")
+@click.option("--chunk-rows", default=1_000, show_default=True, type=click.IntRange(min=1),
+              help="rows valued and committed together")
+def jobs_work(once: bool, poll: float, stale_seconds: float, chunk_rows: int) -> None:
+    """Claim queued valuation jobs and value them, chunk by chunk, with the served model.
+    SIGTERM or Ctrl-C finishes the current chunk and hands the job back."""
+    import os
+    import signal
+    import socket
+    import threading
+
+    from sqlalchemy.orm import sessionmaker
+
+    from .services import valuation_jobs
+    from .store import db
+
+    settings = Config.from_env()
+    predictor = Predictor.load(_registry(), settings.MODEL_NAME)
+    sessions = sessionmaker(db.make_engine(settings.DATABASE_URL), expire_on_commit=False)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def progress(job: str, done: int, total: int) -> None:
+        click.echo(f"job {job}: {done:,}/{total:,} rows", err=True)
+
+    ran = valuation_jobs.work(sessions, predictor, worker, stop, poll, once, stale_seconds,
+                              chunk_rows, progress)
+    click.echo(f"{worker} ran {ran} job(s)")
+
+
+@cli.group()
 def keys() -> None:
     """API keys (stored hashed; a key is shown once, at creation)."""
 

@@ -20,6 +20,8 @@
 | RATE_LIMITS | dealer and underwriter 600/minute, others 120/minute | each key's budget by role, \
   "dealer=600/minute,admin=120/minute,..." (a key may have its own: `keys create --rate-limit`) |
 | RATE_LIMIT_STORAGE | memory:// | where counts live: per worker, or `redis://host:6379/0` shared |
+| BATCH_JOB_ROWS | 2000 | a CSV batch with more rows becomes a background job (202) |
+| JOB_WORKERS | 1 | `valuation jobs work` processes gunicorn starts beside the web workers |
 | RATE_LIMITS_ENABLED | true | `false` turns rate limiting off (benchmarks of raw speed) |
 """
 from __future__ import annotations
@@ -62,6 +64,8 @@ class Config:
     RATE_LIMITS: str = DEFAULT_RATE_LIMITS
     RATE_LIMIT_STORAGE: str = field(default="memory://", repr=False)
     RATE_LIMITS_ENABLED: bool = True
+    BATCH_JOB_ROWS: int = 2000
+    JOB_WORKERS: int = 1
     TESTING: bool = False
 
     @classmethod
@@ -88,6 +92,8 @@ class Config:
             RATE_LIMIT_STORAGE=_env("RATE_LIMIT_STORAGE", "memory://"),
             RATE_LIMITS_ENABLED=_env("RATE_LIMITS_ENABLED", "true").lower() in ("1", "true",
                                                                                "yes", "on"),
+            BATCH_JOB_ROWS=int(_env("BATCH_JOB_ROWS", "2000")),
+            JOB_WORKERS=int(_env("JOB_WORKERS", "1")),
         )
 
     def api_key_secret(self) -> bytes:

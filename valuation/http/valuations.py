@@ -1,20 +1,17 @@
 """Valuation routes: value one car, a batch (JSON or CSV), read a stored valuation."""
 from __future__ import annotations
 
-import io
 import logging
 from typing import Any
 
-import pandas as pd
-from flask import Flask, Response, g, request, url_for
+from flask import Flask, Response, current_app, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from .. import serving
 from ..errors import InvalidInput
-from ..model.record import validate_frame
-from ..services import valuations
+from ..services import valuation_jobs, valuations
 from ..store import db
 from . import metrics
 from .auth import require
@@ -98,10 +95,25 @@ class Valuation(MethodView):
 class ValuationBatch(MethodView):
     @require("dealer", "underwriter")
     @valuations_blp.alt_response(200, description="one result per row, in row order")
+    @valuations_blp.alt_response(202, description="a CSV above BATCH_JOB_ROWS rows became a "
+                                                  "job: its status; `Location` names it")
     def post(self) -> Response:
         """Value up to 1,000 cars as JSON {"vehicles": [...]} or a CSV upload (multipart field
-        `file`, up to 50,000 rows); bad rows get errors, the rest are valued and stored."""
-        rows, row_errors = _batch_rows()
+        `file`, up to 50,000 rows); bad rows get errors, the rest are valued and stored. A CSV
+        of more than BATCH_JOB_ROWS rows (default 2,000) is valued in the background: 202 with
+        the job (`GET /v1/valuation-jobs/{id}`)."""
+        upload = request.files.get("file")
+        if upload is not None:
+            data = upload.read()
+            frame = valuation_jobs.read_csv(data)
+            if len(frame) > current_app.config["BATCH_JOB_ROWS"]:
+                with db.session() as session, session.begin():
+                    job = valuation_jobs.submit(session, g.principal, data, len(frame))
+                location = url_for("valuation_jobs.ValuationJob", job_id=job["id"])
+                return json_response(job, 202, Location=location)
+            rows, row_errors = valuations.rows_of_csv(frame)
+        else:
+            rows, row_errors = _json_rows()
         results, stored = valuations.value_batch(serving.predictor(), g.principal, rows,
                                                  row_errors)
         metrics.valued((car.get("energy_type"), result["confidence"]["level"])
@@ -120,26 +132,12 @@ class ValuationBatch(MethodView):
         return json_response(body)
 
 
-def _batch_rows() -> tuple[list[dict[str, Any]], dict[int, Any]]:
-    """Rows of a JSON or CSV batch, and the edge validation errors of bad rows."""
-    upload = request.files.get("file")
-    if upload is not None:
-        try:
-            frame = pd.read_csv(io.BytesIO(upload.read()), dtype=str, keep_default_na=False)
-        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise InvalidInput(f"unreadable CSV: {exc}", errors={"files": {"file": [
-                "not a CSV file"]}}) from exc
-        if len(frame) > valuations.MAX_CSV_BATCH:
-            raise InvalidInput(f"{len(frame):,} rows: at most {valuations.MAX_CSV_BATCH:,}",
-                                 errors={"files": {"file": ["too many rows"]}})
-        checked = validate_frame(frame, training=False)
-        messages = checked.messages()
-        bad = {i: {"_schema": [m]} for i, m in enumerate(messages) if m}
-        return frame.replace({"": None}).to_dict("records"), bad
+def _json_rows() -> tuple[list[dict[str, Any]], dict[int, Any]]:
+    """Rows of a JSON batch, and the edge validation errors of bad rows."""
     data = request.get_json(silent=True)
     if data is None:
         raise InvalidInput("send JSON {\"vehicles\": [...]} or a CSV file in field `file`",
-                             errors={"json": {"_schema": ["Invalid JSON body."]}})
+                           errors={"json": {"_schema": ["Invalid JSON body."]}})
     try:
         batch = BatchSchema().load(data)
     except ValidationError as exc:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidInput, NotFound, ServiceUnavailable
 from ..model import explain
 from ..model.predictor import Predictor
-from ..model.record import NAMES
+from ..model.record import NAMES, validate_frame
 from ..model.single import value_one
 from ..store.tables import ValuationRecord, core, utcnow
 from .keys import Principal
@@ -154,6 +154,14 @@ def value_batch(predictor: Predictor | None, principal: Principal,
             stored.append(row)
             out.append({"row": i, **body})
     return sorted(out, key=lambda r: r["row"]), stored
+
+
+def rows_of_csv(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[int, Any]]:
+    """The rows of an uploaded CSV (text columns) as requests, and the validation errors of
+    the bad ones (their index -> errors), checked by the canonical record's rules."""
+    checked = validate_frame(frame, training=False)
+    bad = {i: {"_schema": [m]} for i, m in enumerate(checked.messages()) if m}
+    return frame.replace({"": None}).to_dict("records"), bad
 
 
 def store(conn: Session | Connection, rows: list[dict[str, Any]]) -> None:

@@ -95,6 +95,54 @@ class ValuationRecord(Base):
     response_json: Mapped[str] = mapped_column(Text, nullable=False)
 
 
+class ValuationJobRecord(Base):
+    """A CSV batch valued in the background (`valuation jobs work` claims it): the upload, the
+    caller, the state and the progress. `heartbeat_at` is renewed with every chunk; a running
+    job whose heartbeat is stale lost its worker and is claimed again (it resumes)."""
+
+    __tablename__ = "valuation_jobs"
+    __table_args__ = (Index("ix_valuation_jobs_state_created", "state", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    key_prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    dealer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # queued running done failed
+    rows_total: Mapped[int] = mapped_column(Integer, nullable=False)
+    rows_done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rows_failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                             nullable=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                            nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    input_csv: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class ValuationJobRowRecord(Base):
+    """One row of a job's result: the stored valuation's id and headline figures, or the row's
+    error. The primary key (job, row) makes a row impossible to store twice."""
+
+    __tablename__ = "valuation_job_rows"
+
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("valuation_jobs.id"),
+                                        primary_key=True)
+    row: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    valuation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    vin: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    external_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    retail: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    low: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    high: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    lending: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    confidence: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class StrategyVersionRecord(Base):
     """An immutable strategy version (its document and content hash) and its lifecycle state."""
 

@@ -58,7 +58,8 @@ def test_every_protected_operation_documents_its_refusals() -> None:
 def test_openapi_lists_every_resource_family() -> None:
     document = json.loads(SNAPSHOT.read_bytes())
     prefixes = {path.split("/")[2] for path in document["paths"] if path.startswith("/v1/")}
-    assert prefixes == {"valuations", "models", "credit-limits", "dealers", "strategies"}
+    assert prefixes == {"valuations", "valuation-jobs", "models", "credit-limits", "dealers",
+                        "strategies"}
 
 
 def test_the_document_does_not_depend_on_the_served_model(client) -> None:

@@ -21,6 +21,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/valuations"): {"dealer", "underwriter"},
     ("POST", "/v1/valuations/batch"): {"dealer", "underwriter"},
     ("GET", "/v1/valuations/<valuation_id>"): {"dealer", "underwriter", "admin"},
+    ("GET", "/v1/valuation-jobs/<job_id>"): {"dealer", "underwriter", "admin"},
+    ("GET", "/v1/valuation-jobs/<job_id>/results"): {"dealer", "underwriter", "admin"},
     ("GET", "/v1/models"): MODELS,
     ("GET", "/v1/models/<name>/<version>"): MODELS,
     ("POST", "/v1/credit-limits"): {"underwriter"},
