@@ -44,3 +44,6 @@ def configure(level: str, fmt: str) -> None:
     new.valuation = True  # type: ignore[attr-defined]
     root.addHandler(new)
     root.setLevel(level)
+    # Alembic announces its plugins at INFO whenever the migrations are read (each worker's
+    # start): keep that to DEBUG runs
+    logging.getLogger("alembic").setLevel(level if level == "DEBUG" else "WARNING")

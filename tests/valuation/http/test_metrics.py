@@ -69,7 +69,7 @@ def server(tmp_path: Path, model_root: Path):
     env = {**os.environ, "DATABASE_URL": url, "MODEL_ROOT": str(model_root),
            "MODEL_NAME": "tiny", "INSTANCE_PATH": str(tmp_path), "WEB_BIND": f"127.0.0.1:{port}",
            "WEB_WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-           "LOG_LEVEL": "WARNING"}
+           "LOG_LEVEL": "WARNING", "JOB_WORKERS": "0"}
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
                                 "wsgi:app"], cwd=CHECKOUT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
