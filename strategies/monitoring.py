@@ -118,6 +118,12 @@ class _Points(_Strict):
     points = POINTS
 
 
+class _Watch(_Strict):
+    points = POINTS
+    tiers = fields.List(fields.String(validate=validate.Length(min=1, max=16)), load_default=list,
+                        metadata={"description": "dealer tiers on the watch list"})
+
+
 class _Soh(_Strict):
     expected_loss_pct_per_year = fields.Decimal(required=True, validate=validate.Range(0, 20))
     margin_pct = fields.Decimal(required=True, validate=validate.Range(0, 50))
@@ -128,7 +134,7 @@ class _Weak(_Strict):
     ltv_drift = fields.Nested(_Drift, required=True)
     days_past_due = fields.List(fields.Nested(_Band), required=True,
                                 validate=validate.Length(min=1))
-    dealer_watch = fields.Nested(_Points, required=True)
+    dealer_watch = fields.Nested(_Watch, required=True)
     battery_soh = fields.Nested(_Soh, required=True)
     low_confidence = fields.Nested(_Points, required=True)
 

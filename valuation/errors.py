@@ -7,7 +7,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, jsonify, request
 from sqlalchemy.exc import DataError as StorageDataError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -127,7 +127,6 @@ def init_app(app: Flask) -> None:
         # the database is down or dropped the connection: nothing was stored; the caller may
         # retry (the driver's text, which may name hosts, goes to the log only)
         log.warning("database unavailable: %s", getattr(exc, "orig", None) or exc)
-        g.retry_after = "5"
         return (jsonify(body(503, "the database is unavailable; try again shortly")), 503,
                 {"Retry-After": "5"})
 

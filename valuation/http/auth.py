@@ -12,7 +12,7 @@ from flask import Flask, current_app, g, request
 from ..errors import Forbidden, ServiceUnavailable
 from ..services.keys import Principal, RecentKeys, authenticate, keyed_digest, touch
 from ..store import db
-from .rate_limits import limited
+from .rate_limits import charge
 
 
 def caller() -> Principal:
@@ -40,8 +40,6 @@ def require(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     its rate limit (429)."""
 
     def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
-        counted = limited(view)
-
         @functools.wraps(view)
         def inner(*args: Any, **kwargs: Any) -> Any:
             principal = caller()
@@ -49,7 +47,8 @@ def require(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 raise Forbidden(f"role {principal.role} may not do this; needs "
                                 f"{' or '.join(roles)}")
             g.principal = principal
-            return counted(*args, **kwargs)
+            charge(principal)
+            return view(*args, **kwargs)
 
         # the OpenAPI document names the refusals of every protected operation (the error
         # shape of flask-smorest's DEFAULT_ERROR response)

@@ -6,6 +6,7 @@ from typing import cast
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -237,3 +238,123 @@ class SimulationRecord(Base):
     actor: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     report_json: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class LoanRecord(Base):
+    """A funded loan (the loan book): money in fen (1/100 of the currency unit), the car as a
+    canonical record now (`vehicle_json`) and as it was at funding (`funded_vehicle_json`),
+    and its value and lending value at funding (whole units)."""
+
+    __tablename__ = "loans"
+    __table_args__ = (Index("ix_loans_dealer", "dealer_id"), Index("ix_loans_status", "status"))
+
+    loan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    application_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dealer_id: Mapped[str] = mapped_column(String(64), ForeignKey("dealers.id"), nullable=False)
+    funded_at: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    principal_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    term_months: Mapped[int] = mapped_column(Integer, nullable=False)
+    annual_rate_bps: Mapped[int] = mapped_column(Integer, nullable=False)
+    balance_fen: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    balance_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    days_past_due: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    odometer_km: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    odometer_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    valuation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    vehicle_json: Mapped[str] = mapped_column(Text, nullable=False)
+    funded_vehicle_json: Mapped[str] = mapped_column(Text, nullable=False)
+    funded_value: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    funded_lending: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class MonitoringRunRecord(Base):
+    """One revaluation of the loan book at an as-of date: state, progress, the policy and
+    model it used, timings and the summary."""
+
+    __tablename__ = "monitoring_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    engine: Mapped[str] = mapped_column(String(16), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    requested_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                            nullable=True)
+    policy_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    model_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    loans_total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    loans_done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    loans_failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    timings_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LoanRevaluationRecord(Base):
+    """One loan in one run: its value, lending value and LTV at the as-of date, the changes,
+    grade, action and rule codes (JSON list), or the reason it could not be valued."""
+
+    __tablename__ = "loan_revaluations"
+    __table_args__ = (Index("ix_loan_revaluations_loan", "loan_id"),)
+
+    run_id: Mapped[str] = mapped_column(String(36), ForeignKey("monitoring_runs.id"),
+                                        primary_key=True)
+    loan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    lending: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ltv_bps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ltv_change_bps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ltv_change_prev_bps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    value_change_bps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    value_change_prev_bps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    rules_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class MonitoringAlertRecord(Base):
+    """A loan in alert (grade 2 or worse): raised by a run, kept up to date by later runs,
+    cleared by the first run that grades the loan 1 again; acknowledged by a risk officer."""
+
+    __tablename__ = "monitoring_alerts"
+    __table_args__ = (Index("ix_monitoring_alerts_loan_state", "loan_id", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    loan_id: Mapped[str] = mapped_column(String(64), ForeignKey("loans.loan_id"), nullable=False)
+    dealer_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    segment: Mapped[str] = mapped_column(String(16), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # open acknowledged cleared
+    grade: Mapped[int] = mapped_column(Integer, nullable=False)
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    rules_json: Mapped[str] = mapped_column(Text, nullable=False)
+    raised_run_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    last_run_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    cleared_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    raised_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                                nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class MonitoringAuditRecord(Base):
+    """Append-only: every change of an alert (raised, changed, cleared, acknowledged)."""
+
+    __tablename__ = "monitoring_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(Integer, ForeignKey("monitoring_alerts.id"),
+                                          nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    detail_json: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,434 @@
+"""In-loan monitoring (贷中预警): revalue the active loans at an as-of date, grade them with the
+monitoring policy, store each loan's result, raise and clear alerts, and summarise the run.
+
+`revalue(loans, predictor, policy, as_of)` is the whole per-loan computation on a pandas frame
+of loan rows: the pandas engine calls it chunk by chunk, a Spark engine would call it per
+partition, so both grade with the same code (`strategies.monitoring.evaluate`). Money is whole
+currency units for values and fen for balances; the rules compare them in fen.
+
+Age and mileage are carried forward to the as-of date: from the last odometer reading at the
+car's own observed rate since funding, else at the market's median yearly distance.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from strategies.facts import vehicle_facts
+from strategies.monitoring import RULES, Policy, evaluate
+
+from .. import clock
+from ..errors import InvalidInput, NotFound
+from ..model.predictor import Predictor
+from ..model.record import MAX_MILEAGE_KM, NEV_ENERGY, model_date
+from ..store.tables import (
+    DealerRecord,
+    LoanRecord,
+    LoanRevaluationRecord,
+    MonitoringAlertRecord,
+    MonitoringAuditRecord,
+    MonitoringRunRecord,
+    aware,
+    core,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("pandas", "spark")
+ALERT_GRADE = 2  # a loan graded this or worse is in alert
+CHUNK_LOANS = 20_000
+LTV_BINS = (0, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000)  # basis points
+_TRUE = {"true", "1", "yes", "y", "t"}
+LOAN_COLUMNS = ("loan_id", "dealer_id", "funded_at", "principal_fen", "balance_fen",
+                "days_past_due", "odometer_km", "odometer_date", "vehicle_json",
+                "funded_vehicle_json", "funded_value", "funded_lending")
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in _TRUE
+
+
+def _whole(x: float) -> int:
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def carried_mileage(funded_km: float, funded_at: dt.date, odometer_km: float | None,
+                    odometer_date: dt.date | None, as_of: dt.date, median_km_year: float
+                    ) -> float:
+    """The car's mileage on `as_of`: from the last reading at its own rate since funding, else
+    from funding at the market's median yearly distance; never below a known reading."""
+    if odometer_km is not None and odometer_date is not None and odometer_date > funded_at:
+        per_day = max(odometer_km - funded_km, 0.0) / (odometer_date - funded_at).days
+        estimate = odometer_km + per_day * max((as_of - odometer_date).days, 0)
+    else:
+        start = odometer_km if odometer_km is not None else funded_km
+        estimate = start + median_km_year / 365.25 * max((as_of - funded_at).days, 0)
+    return float(min(max(estimate, funded_km), MAX_MILEAGE_KM))
+
+
+def revalue(loans: pd.DataFrame, predictor: Predictor, policy: Policy, as_of: dt.date,
+            watch_dealers: set[str]) -> pd.DataFrame:
+    """One row per loan (the LOAN_COLUMNS): its value and lending value on `as_of`, segment,
+    LTV and changes (basis points), score, grade, action and rule codes; `error` for a loan
+    whose car cannot be valued (the others go on)."""
+    km_year = float(predictor.profile["median_km_per_year"])
+    now = [json.loads(v) for v in loans["vehicle_json"]]
+    then = [json.loads(v) for v in loans["funded_vehicle_json"]]
+    funded_at = [_day(d) for d in loans["funded_at"]]
+    cars = pd.DataFrame(now)
+    cars["mileage_km"] = [
+        carried_mileage(float(t["mileage_km"]), f, _number(o), _date(od), as_of, km_year)
+        for t, f, o, od in zip(then, funded_at, loans["odometer_km"], loans["odometer_date"],
+                               strict=True)]
+    cars["valuation_date"] = str(as_of)
+    pred = predictor.predict(cars.reset_index(drop=True), today=max(as_of, clock.today()))
+    errors = pred["error"].to_numpy(object)
+    ok = np.array([e is None for e in errors])
+    value = np.array([_whole(v) if good else 0 for v, good in zip(pred["value"], ok,
+                                                                   strict=True)], np.int64)
+    low = np.array([_whole(v) if good else 0 for v, good in zip(pred["value_low"], ok,
+                                                                strict=True)], np.int64)
+    lending = np.minimum(low, value)
+    damaged_now = np.array([_flag(c.get("flood_damage")) or _flag(c.get("fire_damage"))
+                            for c in now])
+    damaged_then = np.array([_flag(c.get("flood_damage")) or _flag(c.get("fire_damage"))
+                             for c in then])
+    registered = [model_date(str(c["first_registration"])) for c in now]
+    inputs = pd.DataFrame({
+        "principal": loans["principal_fen"].to_numpy(np.int64),
+        "balance": loans["balance_fen"].to_numpy(np.int64),
+        "value_now": value * 100, "lending_now": lending * 100,
+        "value_funded": loans["funded_value"].to_numpy(np.int64) * 100,
+        "lending_funded": loans["funded_lending"].to_numpy(np.int64) * 100,
+        "days_past_due": pd.to_numeric(loans["days_past_due"]).fillna(0).to_numpy(np.int64),
+        "flood_or_fire_after_funding": damaged_now & ~damaged_then,
+        "dealer_watch": loans["dealer_id"].isin(watch_dealers).to_numpy(bool),
+        "nev": np.array([c.get("energy_type") in NEV_ENERGY for c in now]),
+        "battery_soh_pct": pd.to_numeric(cars.get("battery_soh_pct"), errors="coerce")
+        .to_numpy(float) if "battery_soh_pct" in cars else np.full(len(now), np.nan),
+        "age_years": [(as_of - r).days / 365.25 for r in registered],
+        "confidence_level": pred["confidence_level"].to_numpy(object),
+    })
+    graded = evaluate(inputs, policy)
+    segments = [vehicle_facts(False, str(c.get("energy_type")), c.get("usage") or None,
+                              r, float(m), f).segment
+                for c, r, m, f in zip(now, registered, cars["mileage_km"], funded_at,
+                                      strict=True)]
+    out = pd.DataFrame({
+        "loan_id": loans["loan_id"].to_numpy(object), "dealer_id": loans["dealer_id"].to_numpy(
+            object), "segment": segments, "balance_fen": inputs["balance"].to_numpy(),
+        "value": value, "lending": lending, **{c: graded[c].to_numpy() for c in (
+            "ltv_bps", "ltv_funded_bps", "ltv_change_bps", "value_change_bps", "score",
+            "grade", "action")},
+        "rules": graded["rules"].to_numpy(object), "error": errors})
+    bad = ~ok
+    for column in ("value", "lending", "ltv_bps", "ltv_change_bps", "value_change_bps", "score",
+                   "grade"):
+        out[column] = out[column].astype("Int64").mask(bad)
+    out.loc[bad, "action"] = None
+    out.loc[bad, "rules"] = pd.Series([[] for _ in range(int(bad.sum()))],
+                                      index=out.index[bad], dtype=object)
+    return out
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _day(value: Any) -> dt.date:
+    day = _date(value)
+    assert day is not None, "a loan without a funding date"
+    return day
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+def create_run(session: Session, actor: str, as_of: dt.date, engine: str = "pandas"
+               ) -> MonitoringRunRecord:
+    """A queued run (the caller commits)."""
+    if engine not in ENGINES:
+        raise InvalidInput(f"engine must be one of {', '.join(ENGINES)}",
+                           errors={"json": {"engine": ["unknown engine"]}})
+    if as_of > clock.today():
+        raise InvalidInput("as_of lies in the future", errors={"json": {"as_of": [
+            "after today"]}})
+    record = MonitoringRunRecord(id=str(uuid.uuid4()), as_of=as_of, engine=engine,
+                                 state="queued", requested_by=actor, created_at=utcnow(),
+                                 loans_total=0, loans_done=0, loans_failed=0)
+    session.add(record)
+    return record
+
+
+def watch_dealers(session: Session, policy: Policy) -> set[str]:
+    tiers = set(policy.raw["weak"]["dealer_watch"].get("tiers", []))
+    if not tiers:
+        return set()
+    return set(session.scalars(select(DealerRecord.id).where(DealerRecord.tier.in_(tiers))))
+
+
+def run_pandas(sessions: Callable[[], Session], predictor: Predictor, policy: Policy,
+               run_id: str, output: Path | None = None, chunk_loans: int = CHUNK_LOANS,
+               progress: Callable[[int, int], None] = lambda done, total: None
+               ) -> dict[str, Any]:
+    """Revalue every active loan funded by the run's as-of date, chunk by chunk (each chunk's
+    results committed with the run's progress), then alerts and the summary; returns the
+    summary. With `output`, also writes one Parquet file of the per-loan results there."""
+    timings = {"read_s": 0.0, "revalue_s": 0.0, "store_s": 0.0}
+    with sessions() as session, session.begin():
+        run = session.get(MonitoringRunRecord, run_id)
+        if run is None:
+            raise NotFound(f"no monitoring run {run_id}")
+        as_of = run.as_of
+        ids = list(session.scalars(select(LoanRecord.loan_id).where(
+            LoanRecord.status == "active", LoanRecord.funded_at <= as_of)
+            .order_by(LoanRecord.loan_id)))
+        previous = _previous_run(session, run_id, as_of)
+        run.state, run.started_at, run.loans_total = "running", utcnow(), len(ids)
+        run.policy_hash = policy.content_hash
+        run.model_name, run.model_version = predictor.ref["name"], predictor.ref["version"]
+        watch = watch_dealers(session, policy)
+    results = []
+    try:
+        for first in range(0, len(ids), chunk_loans):
+            started = time.perf_counter()
+            with sessions() as session:
+                chunk = _loan_rows(session, ids[first:first + chunk_loans])
+                before = _previous_results(session, previous, ids[first:first + chunk_loans])
+            timings["read_s"] += time.perf_counter() - started
+            started = time.perf_counter()
+            result = revalue(chunk, predictor, policy, as_of, watch)
+            timings["revalue_s"] += time.perf_counter() - started
+            started = time.perf_counter()
+            _store_chunk(sessions, run_id, result, before)
+            timings["store_s"] += time.perf_counter() - started
+            results.append(result)
+            progress(min(first + chunk_loans, len(ids)), len(ids))
+        book = pd.concat(results, ignore_index=True) if results else revalue_empty()
+        started = time.perf_counter()
+        summary = summarise(book)
+        with sessions() as session, session.begin():
+            _update_alerts(session, run_id, book)
+            session.execute(update(core(MonitoringRunRecord))
+                            .where(core(MonitoringRunRecord).c.id == run_id)
+                            .values(state="done", finished_at=utcnow(),
+                                    summary_json=json.dumps(summary, sort_keys=True),
+                                    timings_json=json.dumps({k: round(v, 3) for k, v in
+                                                             timings.items()})))
+        timings["alerts_s"] = time.perf_counter() - started
+        if output is not None:
+            write_parquet(book, output / f"monitoring-{as_of}-{run_id}.parquet")
+    except Exception as exc:
+        log.exception("monitoring run %s failed", run_id)
+        with sessions() as session, session.begin():
+            session.execute(update(core(MonitoringRunRecord))
+                            .where(core(MonitoringRunRecord).c.id == run_id)
+                            .values(state="failed", finished_at=utcnow(),
+                                    error=f"{type(exc).__name__}: {exc}"[:500]))
+        raise
+    return summary
+
+
+def revalue_empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in (
+        "loan_id", "dealer_id", "segment", "balance_fen", "value", "lending", "ltv_bps",
+        "ltv_change_bps", "value_change_bps", "score", "grade", "action", "rules", "error")})
+
+
+def _loan_rows(session: Session, ids: list[str]) -> pd.DataFrame:
+    table = core(LoanRecord)
+    rows = session.execute(select(*(table.c[c] for c in LOAN_COLUMNS))
+                           .where(table.c.loan_id.in_(ids)).order_by(table.c.loan_id)).all()
+    return pd.DataFrame(rows, columns=list(LOAN_COLUMNS))
+
+
+def _previous_run(session: Session, run_id: str, as_of: dt.date) -> str | None:
+    """The latest finished run before this one (for the changes since the previous run)."""
+    table = core(MonitoringRunRecord)
+    return session.scalar(select(table.c.id).where(
+        table.c.state == "done", table.c.id != run_id, table.c.as_of <= as_of)
+        .order_by(table.c.as_of.desc(), table.c.finished_at.desc()).limit(1))
+
+
+def _previous_results(session: Session, run_id: str | None, ids: list[str]
+                      ) -> dict[str, tuple[int | None, int | None]]:
+    if run_id is None:
+        return {}
+    table = core(LoanRevaluationRecord)
+    rows = session.execute(select(table.c.loan_id, table.c.ltv_bps, table.c.value)
+                           .where(table.c.run_id == run_id, table.c.loan_id.in_(ids)))
+    return {r.loan_id: (r.ltv_bps, r.value) for r in rows}
+
+
+def _opt(value: Any) -> int | None:
+    return None if value is None or value is pd.NA else int(value)
+
+
+def _store_chunk(sessions: Callable[[], Session], run_id: str, result: pd.DataFrame,
+                 before: dict[str, tuple[int | None, int | None]]) -> None:
+    rows = []
+    for r in result.itertuples(index=False):
+        ltv, value = _opt(r.ltv_bps), _opt(r.value)
+        prev_ltv, prev_value = before.get(r.loan_id, (None, None))
+        rows.append({
+            "run_id": run_id, "loan_id": r.loan_id, "value": value, "lending": _opt(r.lending),
+            "ltv_bps": ltv, "ltv_change_bps": _opt(r.ltv_change_bps),
+            "ltv_change_prev_bps": ltv - prev_ltv if ltv is not None and prev_ltv is not None
+            else None,
+            "value_change_bps": _opt(r.value_change_bps),
+            "value_change_prev_bps": round((value - prev_value) * 10_000 / prev_value)
+            if value is not None and prev_value else None,
+            "grade": _opt(r.grade), "action": r.action,
+            "rules_json": json.dumps(list(r.rules)), "error": r.error})
+    failed = int(result["error"].notna().sum())
+    table = core(MonitoringRunRecord)
+    with sessions() as session, session.begin():
+        if rows:
+            session.connection().execute(insert(core(LoanRevaluationRecord)), rows)
+        session.execute(update(table).where(table.c.id == run_id).values(
+            loans_done=table.c.loans_done + len(rows),
+            loans_failed=table.c.loans_failed + failed))
+
+
+def summarise(book: pd.DataFrame) -> dict[str, Any]:
+    """Counts and balances (fen) by grade, by segment and grade, by dealer and grade, and the
+    LTV distribution (basis-point bins)."""
+    graded = book[book["grade"].notna()]
+    balance = graded["balance_fen"].astype("int64")
+
+    def by(keys: list[str]) -> list[dict[str, Any]]:
+        grouped = graded.assign(balance_fen=balance).groupby(keys, sort=True)
+        out = []
+        for key, part in grouped:
+            names = key if isinstance(key, tuple) else (key,)
+            out.append({**{k: (int(v) if k == "grade" else v) for k, v in zip(
+                keys, names, strict=True)}, "loans": len(part),
+                "balance_fen": int(part["balance_fen"].sum())})
+        return out
+
+    ltv = graded["ltv_bps"].astype("int64").to_numpy()
+    edges = np.array(LTV_BINS[1:])
+    bins = np.searchsorted(edges, ltv, side="right")
+    labels = [f"{lo / 100:.0f}-{hi / 100:.0f}%" for lo, hi in zip(LTV_BINS, LTV_BINS[1:],
+                                                                  strict=False)]
+    labels.append(f">={LTV_BINS[-1] / 100:.0f}%")
+    return {
+        "loans": len(book), "valued": len(graded), "failed": int(len(book) - len(graded)),
+        "balance_fen": int(balance.sum()),
+        "by_grade": by(["grade"]), "by_segment": by(["segment", "grade"]),
+        "by_dealer": by(["dealer_id", "grade"]),
+        "by_action": by(["action"]),
+        "ltv_distribution": [{"bin": labels[i], "loans": int((bins == i).sum())}
+                             for i in range(len(labels))],
+    }
+
+
+def write_parquet(book: pd.DataFrame, path: Path) -> None:
+    """One row per loan: loan_id, value, lending_value, ltv (basis points), grade, action,
+    rule codes, error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({
+        "loan_id": book["loan_id"].astype(str), "value": book["value"].astype("Int64"),
+        "lending_value": book["lending"].astype("Int64"),
+        "ltv_bps": book["ltv_bps"].astype("Int64"), "grade": book["grade"].astype("Int64"),
+        "action": book["action"], "rules": [list(r) for r in book["rules"]],
+        "error": book["error"]}).to_parquet(path, index=False)
+
+
+# --- alerts --------------------------------------------------------------------------------
+
+def _update_alerts(session: Session, run_id: str, book: pd.DataFrame) -> None:
+    """Raise an alert for a loan graded ALERT_GRADE or worse that has none open, keep an open
+    one up to date, clear it when the loan is graded 1 again or left the active book."""
+    now = utcnow()
+    live = {a.loan_id: a for a in session.scalars(select(MonitoringAlertRecord).where(
+        MonitoringAlertRecord.state != "cleared"))}
+    graded = book[book["grade"].notna()]
+    seen = set(book["loan_id"])
+    for r in graded.itertuples(index=False):
+        alert = live.get(r.loan_id)
+        grade, rules = int(r.grade), json.dumps(list(r.rules))
+        if grade >= ALERT_GRADE and alert is None:
+            record = MonitoringAlertRecord(
+                loan_id=r.loan_id, dealer_id=r.dealer_id, segment=r.segment, state="open",
+                grade=grade, action=r.action, rules_json=rules, raised_run_id=run_id,
+                last_run_id=run_id, raised_at=now)
+            session.add(record)
+            session.flush()
+            _audit(session, record.id, "raised", run_id, {"grade": grade, "action": r.action,
+                                                          "rules": list(r.rules)})
+        elif grade >= ALERT_GRADE and alert is not None:
+            if (alert.grade, alert.action, alert.rules_json) != (grade, r.action, rules):
+                _audit(session, alert.id, "changed", run_id, {
+                    "grade": [alert.grade, grade], "action": [alert.action, r.action]})
+            alert.grade, alert.action, alert.rules_json = grade, r.action, rules
+            alert.last_run_id = run_id
+        elif alert is not None:
+            _clear(session, alert, run_id, now, "graded 1")
+    for loan_id, alert in live.items():
+        if loan_id not in seen:  # closed, written off, or no longer in the book
+            _clear(session, alert, run_id, now, "no longer an active loan")
+
+
+def _clear(session: Session, alert: MonitoringAlertRecord, run_id: str, now: dt.datetime,
+           why: str) -> None:
+    alert.state, alert.cleared_run_id, alert.cleared_at = "cleared", run_id, now
+    _audit(session, alert.id, "cleared", run_id, {"why": why})
+
+
+def _audit(session: Session, alert_id: int, action: str, run_id: str | None,
+           detail: dict[str, Any], actor: str = "monitor") -> None:
+    session.add(MonitoringAuditRecord(alert_id=alert_id, at=utcnow(), action=action,
+                                      actor=actor, run_id=run_id,
+                                      detail_json=json.dumps(detail, ensure_ascii=False)))
+
+
+def acknowledge(session: Session, actor: str, alert_id: int, comment: str) -> dict[str, Any]:
+    """A risk officer acknowledges an alert with a comment (audited); a cleared alert cannot
+    be."""
+    alert = session.get(MonitoringAlertRecord, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    if alert.state == "cleared":
+        raise InvalidInput("the alert is cleared", errors={"json": {"_schema": [
+            "cleared alerts cannot be acknowledged"]}})
+    alert.state, alert.acknowledged_by, alert.acknowledged_at = "acknowledged", actor, utcnow()
+    alert.comment = comment
+    _audit(session, alert.id, "acknowledged", None, {"comment": comment}, actor=actor)
+    return alert_body(alert)
+
+
+def alert_body(alert: MonitoringAlertRecord) -> dict[str, Any]:
+    rules = json.loads(alert.rules_json)
+    return {"id": alert.id, "loan_id": alert.loan_id, "dealer_id": alert.dealer_id,
+            "segment": alert.segment, "state": alert.state, "grade": alert.grade,
+            "action": alert.action,
+            "rules": [{"code": c, **RULES[c]} for c in rules],
+            "raised_run_id": alert.raised_run_id, "last_run_id": alert.last_run_id,
+            "cleared_run_id": alert.cleared_run_id,
+            "raised_at": aware(alert.raised_at).isoformat(timespec="seconds"),
+            "acknowledged_by": alert.acknowledged_by, "comment": alert.comment}
