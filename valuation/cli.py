@@ -76,16 +76,31 @@ def convert(adapter: str, src: Path, out: Path) -> None:
 
 @cli.command("demo-data", with_appcontext=False)
 @click.option("--rows", default=DEMO_ROWS, show_default=True, type=click.IntRange(1, 5_000_000))
+@click.option("--loans", type=click.IntRange(1, 50_000_000),
+              help="write a synthetic loan book of this many loans instead of the market "
+                   "(see valuation/services/demo_loans.py)")
 @click.option("--seed", default=DEMO_SEED, show_default=True, type=int)
 @click.option("--as-of", default=str(demo_market.DEFAULT_AS_OF), show_default=True,
               type=click.DateTime(["%Y-%m-%d"]), help="last valuation date of the market")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def demo_data(rows: int, seed: int, as_of: dt.datetime, out: Path) -> None:
-    """Generate the synthetic demo market (see valuation/model/demo_market.py)."""
-    frame = demo_market.generate(rows, seed, as_of.date())
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV, or Parquet when the name ends in .parquet")
+def demo_data(rows: int, loans: int | None, seed: int, as_of: dt.datetime, out: Path) -> None:
+    """Generate the synthetic demo market (see valuation/model/demo_market.py), or with
+    --loans a loan book on it."""
+    from .services import demo_loans
+
+    if loans:
+        frame = demo_loans.generate(loans, seed, as_of.date())
+        what = "loans"
+    else:
+        frame = demo_market.generate(rows, seed, as_of.date())
+        what = "synthetic rows"
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out, index=False)
-    click.echo(f"wrote {len(frame):,} synthetic rows to {out}")
+    if out.suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+    click.echo(f"wrote {len(frame):,} {what} to {out}")
 
 
 @cli.command("train", with_appcontext=False)
@@ -243,6 +258,91 @@ def _session():  # type: ignore[no-untyped-def]
 
     from .store import db
     return Session(db.make_engine(Config.from_env().DATABASE_URL))
+
+
+@cli.group()
+def loans() -> None:
+    """The loan book (loan tapes in CSV or Parquet)."""
+
+
+@loans.command("import", with_appcontext=False)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--add-unknown-dealers", is_flag=True,
+              help="create dealers the tape names but the dealer table lacks (no tier); "
+                   "without it such rows are refused")
+def loans_import(file: Path, add_unknown_dealers: bool) -> None:
+    """Upsert a loan tape by loan_id; bad rows are listed with their row number and field, the
+    good ones kept (one transaction per 1,000 rows)."""
+    from sqlalchemy.orm import sessionmaker
+
+    from .services import loans as loan_book
+    from .store import db
+    from .store.tables import DealerRecord
+
+    settings = Config.from_env()
+    try:
+        frame = loan_book.read_tape(file.read_bytes(), file.name)
+        sessions = sessionmaker(db.make_engine(settings.DATABASE_URL), expire_on_commit=False)
+        if add_unknown_dealers and "dealer_id" in frame:
+            with sessions() as session, session.begin():
+                known = {d.id for d in session.query(DealerRecord)}
+                for dealer in sorted(set(frame["dealer_id"]) - known - {""}):
+                    session.add(DealerRecord(id=dealer, name=""))
+        predictor = Predictor.load(_registry(), settings.MODEL_NAME)
+        with click.progressbar(length=len(frame), label="importing loans", file=None) as bar:
+            def step(done: int, total: int) -> None:
+                bar.update(done - bar.pos)
+
+            report = loan_book.import_tape(sessions, predictor, frame, step)
+    except ValuationError as exc:
+        _fail(exc)
+    click.echo(f"{report['rows']:,} rows: {report['inserted']:,} new, {report['updated']:,} "
+               f"updated, {report['failed']:,} refused")
+    for error in report["errors"][:50]:
+        click.echo(f"  row {error['row']}: {error['field']}: {error['message']}")
+    if len(report["errors"]) > 50:
+        click.echo(f"  ... {len(report['errors']) - 50:,} more")
+
+
+@cli.group()
+def monitor() -> None:
+    """In-loan monitoring: revalue the loan book, grade it, raise and clear alerts."""
+
+
+@monitor.command("run", with_appcontext=False)
+@click.option("--as-of", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--engine", default="pandas", show_default=True, type=click.Choice(["pandas"]))
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path),
+              help="also write the per-loan results as Parquet into this folder")
+def monitor_run(as_of: dt.datetime, engine: str, output: Path | None) -> None:
+    """Revalue every active loan at AS_OF with the served model and the monitoring policy."""
+    from sqlalchemy.orm import sessionmaker
+
+    from strategies.monitoring import default_policy
+
+    from .services import monitoring
+    from .store import db
+
+    settings = Config.from_env()
+    sessions = sessionmaker(db.make_engine(settings.DATABASE_URL), expire_on_commit=False)
+    try:
+        predictor = Predictor.load(_registry(), settings.MODEL_NAME)
+        with sessions() as session, session.begin():
+            run_id = monitoring.create_run(session, "cli", as_of.date(), engine).id
+        with click.progressbar(length=1, label="revaluing loans") as bar:
+            def step(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            summary = monitoring.run_pandas(sessions, predictor, default_policy(), run_id,
+                                            output, progress=step)
+    except ValuationError as exc:
+        _fail(exc)
+    click.echo(f"run {run_id}: {summary['valued']:,} loans graded, {summary['failed']:,} "
+               "could not be valued")
+    for row in summary["by_grade"]:
+        click.echo(f"  grade {row['grade']}: {row['loans']:,} loans, balance "
+                   f"{row['balance_fen'] / 100:,.2f}")
 
 
 @cli.group()

@@ -1,0 +1,145 @@
+"""Monitoring runs on a small loan book: mileage carried forward, every stored figure
+recomputed by hand from the stored values, alerts raised and cleared between runs."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+from sqlalchemy import select, update
+
+from strategies.monitoring import default_policy
+from valuation.services import demo_loans, loans, monitoring
+from valuation.store.tables import (
+    DealerRecord,
+    LoanRecord,
+    LoanRevaluationRecord,
+    MonitoringAlertRecord,
+    MonitoringAuditRecord,
+)
+
+AS_OF = dt.date(2026, 6, 30)
+
+
+def test_mileage_is_carried_forward_at_the_cars_own_rate_else_the_markets() -> None:
+    funded = dt.date(2024, 1, 1)
+    # read 62,000 km on 2025-01-01, 366 days after funding at 50,000 km: 12,000 / 366 a day;
+    # 181 days on to 2025-07-01: 62,000 + 12,000 x 181 / 366 = 67,934.43
+    own = monitoring.carried_mileage(50_000, funded, 62_000, dt.date(2025, 1, 1),
+                                     dt.date(2025, 7, 1), 15_000)
+    assert own == pytest.approx(67_934.426, abs=0.001)
+    # no reading: 50,000 + 15,000 / 365.25 x 547 days
+    market = monitoring.carried_mileage(50_000, funded, None, None, dt.date(2025, 7, 1), 15_000)
+    assert market == pytest.approx(50_000 + 15_000 * 547 / 365.25)
+    # a reading on the funding day says nothing about the rate: the market's, from the reading
+    same_day = monitoring.carried_mileage(50_000, funded, 50_500, funded, dt.date(2025, 1, 1),
+                                          10_000)
+    assert same_day == pytest.approx(50_500 + 10_000 * 366 / 365.25)
+
+
+@pytest.fixture
+def book(app, trained):
+    sessions = app.extensions["db_sessions"]
+    with sessions() as session, session.begin():
+        for dealer in demo_loans.DEALERS:
+            session.add(DealerRecord(id=dealer, name="", tier="T3" if dealer == "D2" else "T1"))
+    tape = demo_loans.generate(60, seed=9, as_of=AS_OF)
+    report = loans.import_tape(sessions, trained, loans.read_tape(
+        tape.to_csv(index=False).encode(), "tape.csv"))
+    assert report["failed"] == 0
+    return sessions, tape
+
+
+def run(sessions, trained, as_of=AS_OF, output=None):
+    with sessions() as session, session.begin():
+        run_id = monitoring.create_run(session, "test", as_of).id
+    summary = monitoring.run_pandas(sessions, trained, default_policy(), run_id, output,
+                                    chunk_loans=25)
+    return run_id, summary
+
+
+def test_a_run_stores_figures_that_add_up(book, trained, tmp_path) -> None:
+    sessions, tape = book
+    run_id, summary = run(sessions, trained, output=tmp_path)
+    active = tape[(tape.status == "active")]
+    assert summary["loans"] == len(active) and summary["failed"] == 0
+    with sessions() as session:
+        stored = {r.loan_id: r for r in session.scalars(select(LoanRevaluationRecord).where(
+            LoanRevaluationRecord.run_id == run_id))}
+        loans_by_id = {r.loan_id: r for r in session.scalars(select(LoanRecord))}
+    assert set(stored) == set(active.loan_id)
+    for loan_id, r in stored.items():
+        loan = loans_by_id[loan_id]
+        # LTV = balance (fen) / lending value (whole units x 100), in basis points, half up
+        assert r.ltv_bps == (2 * loan.balance_fen * 10_000 + r.lending * 100) // (
+            2 * r.lending * 100)
+        funded_ltv = (2 * loan.principal_fen * 10_000 + loan.funded_lending * 100) // (
+            2 * loan.funded_lending * 100)
+        assert r.ltv_change_bps == r.ltv_bps - funded_ltv
+        assert 0 < r.lending <= r.value
+        assert r.grade in (1, 2, 3, 4, 5) and r.action
+    assert sum(g["loans"] for g in summary["by_grade"]) == len(active)
+    assert sum(g["balance_fen"] for g in summary["by_grade"]) == sum(
+        loans_by_id[i].balance_fen for i in stored)
+    assert sum(b["loans"] for b in summary["ltv_distribution"]) == len(active)
+    parquet = pd.read_parquet(next(tmp_path.glob("monitoring-2026-06-30-*.parquet")))
+    assert sorted(parquet.loan_id) == sorted(stored)
+    first = parquet.set_index("loan_id").loc[next(iter(stored))]
+    assert first.ltv_bps == stored[first.name].ltv_bps and first.grade == stored[first.name].grade
+
+
+def test_alerts_are_raised_changed_and_cleared_between_runs(book, trained) -> None:
+    sessions, tape = book
+    first_run, _ = run(sessions, trained)
+    with sessions() as session:
+        calm = session.scalars(select(LoanRevaluationRecord.loan_id).where(
+            LoanRevaluationRecord.run_id == first_run, LoanRevaluationRecord.grade == 1,
+            LoanRevaluationRecord.rules_json == "[]")).first()
+        assert calm is not None
+        assert session.scalars(select(MonitoringAlertRecord).where(
+            MonitoringAlertRecord.loan_id == calm)).first() is None
+    # 70 days past due: 50 points -> grade 3, contact
+    with sessions() as session, session.begin():
+        session.execute(update(LoanRecord).where(LoanRecord.loan_id == calm)
+                        .values(days_past_due=70))
+    second_run, _ = run(sessions, trained)
+    with sessions() as session:
+        alert = session.scalars(select(MonitoringAlertRecord).where(
+            MonitoringAlertRecord.loan_id == calm)).one()
+        assert (alert.state, alert.grade, alert.action, json.loads(alert.rules_json)) == (
+            "open", 3, "contact", ["DAYS_PAST_DUE"])
+        assert alert.raised_run_id == second_run
+    # the tape now reports a flood: grade 5, call the loan (the alert changes, not a new one)
+    row = tape.index[tape.loan_id == calm][0]
+    flooded = tape.loc[[row]].assign(flood_damage=True, days_past_due=70)
+    report = loans.import_tape(sessions, trained, loans.read_tape(
+        flooded.to_csv(index=False).encode(), "tape.csv"))
+    assert report["updated"] == 1
+    third_run, _ = run(sessions, trained)
+    with sessions() as session:
+        alert = session.scalars(select(MonitoringAlertRecord).where(
+            MonitoringAlertRecord.loan_id == calm)).one()
+        assert (alert.grade, alert.action) == (5, "call_loan")
+        rules = json.loads(alert.rules_json)
+        # the flood also costs the car its value: the value and LTV rules may fire with it
+        assert rules[0] == "FLOOD_OR_FIRE" and "DAYS_PAST_DUE" in rules
+    with sessions() as session, session.begin():
+        body = monitoring.acknowledge(session, "risk officer", alert.id, "called the customer")
+    assert body["state"] == "acknowledged" and body["rules"][0]["en"].startswith("Flood")
+    # flood cleared on a new tape, arrears paid: graded 1, the alert clears
+    healthy = tape.loc[[row]].assign(flood_damage=False, days_past_due=0)
+    loans.import_tape(sessions, trained, loans.read_tape(
+        healthy.to_csv(index=False).encode(), "tape.csv"))
+    fourth_run, _ = run(sessions, trained)
+    with sessions() as session:
+        alert = session.get(MonitoringAlertRecord, alert.id)
+        assert (alert.state, alert.cleared_run_id) == ("cleared", fourth_run)
+        trail = [(a.action, a.actor) for a in session.scalars(select(MonitoringAuditRecord)
+                 .where(MonitoringAuditRecord.alert_id == alert.id)
+                 .order_by(MonitoringAuditRecord.id))]
+    assert trail == [("raised", "monitor"), ("changed", "monitor"),
+                     ("acknowledged", "risk officer"), ("cleared", "monitor")]
+    with sessions() as session:
+        history = loans.get(session, calm)["revaluations"]
+    assert [h["run_id"] for h in history] == [fourth_run, third_run, second_run, first_run]
