@@ -24,8 +24,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         docs,
         health,
         json_bodies,
+        loans,
         metrics,
         models,
+        monitoring,
         rate_limits,
         request_ids,
         strategies,
@@ -56,6 +58,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     models.init_app(app)
     credit.init_app(app)
     strategies.init_app(app)
+    loans.init_app(app)
+    monitoring.init_app(app)
     errors.init_app(app)
     health.init_app(app)
     metrics.init_app(app)

@@ -359,8 +359,9 @@ def jobs() -> None:
 @click.option("--chunk-rows", default=1_000, show_default=True, type=click.IntRange(min=1),
               help="rows valued and committed together")
 def jobs_work(once: bool, poll: float, stale_seconds: float, chunk_rows: int) -> None:
-    """Claim queued valuation jobs and value them, chunk by chunk, with the served model.
-    SIGTERM or Ctrl-C finishes the current chunk and hands the job back."""
+    """Claim queued valuation jobs and value them, chunk by chunk, with the served model, and
+    queued monitoring runs. SIGTERM or Ctrl-C finishes the current chunk and hands the job
+    back."""
     import os
     import signal
     import socket
@@ -382,8 +383,23 @@ def jobs_work(once: bool, poll: float, stale_seconds: float, chunk_rows: int) ->
     def progress(job: str, done: int, total: int) -> None:
         click.echo(f"job {job}: {done:,}/{total:,} rows", err=True)
 
+    def monitoring_run() -> bool:
+        from strategies.monitoring import default_policy
+
+        from .services import monitoring
+
+        with sessions() as session:
+            run_id = monitoring.claim_run(session, worker)
+        if run_id is None:
+            return False
+        try:
+            monitoring.run_pandas(sessions, predictor, default_policy(), run_id)
+        except Exception:  # noqa: BLE001 - the run is marked failed with its error; go on
+            click.echo(f"monitoring run {run_id} failed (see the log)", err=True)
+        return True
+
     ran = valuation_jobs.work(sessions, predictor, worker, stop, poll, once, stale_seconds,
-                              chunk_rows, progress)
+                              chunk_rows, progress, monitoring_run)
     click.echo(f"{worker} ran {ran} job(s)")
 
 

@@ -66,6 +66,19 @@ def read_tape(data: bytes, filename: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def frame_of_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """JSON loan rows as a tape (text columns, '' for missing or null)."""
+    frame = pd.DataFrame(rows)
+    frame = frame.astype(object).where(frame.notna(), "")
+    frame = frame.map(lambda v: "" if v is None else (str(v).lower() if isinstance(v, bool)
+                                                      else str(v)))
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise DataError(f"the loans lack the fields {', '.join(missing)}",
+                        errors={"json": {c: ["missing field"] for c in missing}})
+    return frame.reset_index(drop=True)
+
+
 def _money_fen(text: str, *, positive: bool) -> int:
     value = Decimal(text)
     if not value.is_finite() or value != value.quantize(Decimal("0.01")):

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from strategies.facts import vehicle_facts
@@ -184,6 +184,70 @@ def create_run(session: Session, actor: str, as_of: dt.date, engine: str = "pand
     return record
 
 
+def claim_run(session: Session, worker: str, stale_seconds: float = 120.0) -> str | None:
+    """Take the oldest queued run, or a running one whose worker went silent (it starts
+    again); None when there is none. One conditional UPDATE decides between racing workers."""
+    table = core(MonitoringRunRecord)
+    stale = utcnow() - dt.timedelta(seconds=stale_seconds)
+    claimable = (table.c.state == "queued") | ((table.c.state == "running") & (
+        (table.c.heartbeat_at < stale) | table.c.heartbeat_at.is_(None)))
+    with session.begin():
+        candidate = session.scalar(select(table.c.id).where(claimable)
+                                   .order_by(table.c.created_at).limit(1))
+        if candidate is None:
+            return None
+        taken = session.execute(update(table).where(table.c.id == candidate).where(claimable)
+                                .values(state="running", worker=worker, heartbeat_at=utcnow()))
+        return candidate if int(getattr(taken, "rowcount", 0)) == 1 else None
+
+
+def run_body(run: MonitoringRunRecord) -> dict[str, Any]:
+    """A run's state, progress, timings and summary (the API's answer)."""
+    def when(moment: dt.datetime | None) -> str | None:
+        return aware(moment).isoformat(timespec="seconds") if moment else None
+
+    return {"id": run.id, "as_of": str(run.as_of), "engine": run.engine, "state": run.state,
+            "requested_by": run.requested_by, "loans": run.loans_total,
+            "done": run.loans_done, "failed": run.loans_failed,
+            "progress": round(run.loans_done / run.loans_total, 4) if run.loans_total else (
+                1.0 if run.state == "done" else 0.0),
+            "created_at": when(run.created_at), "started_at": when(run.started_at),
+            "finished_at": when(run.finished_at),
+            "model": {"name": run.model_name, "version": run.model_version}
+            if run.model_name else None, "policy_hash": run.policy_hash,
+            "timings": json.loads(run.timings_json) if run.timings_json else None,
+            "summary": json.loads(run.summary_json) if run.summary_json else None,
+            "error": run.error}
+
+
+def get_run(session: Session, run_id: str) -> dict[str, Any]:
+    run = session.get(MonitoringRunRecord, run_id)
+    if run is None:
+        raise NotFound(f"no monitoring run {run_id}")
+    return run_body(run)
+
+
+def list_alerts(session: Session, *, grade: int | None = None, action: str | None = None,
+                dealer_id: str | None = None, segment: str | None = None,
+                state: str | None = None, page: int = 1, per_page: int = 50
+                ) -> dict[str, Any]:
+    """Alerts, worst and newest first, filtered and paged."""
+    query = select(MonitoringAlertRecord)
+    for column, value in ((MonitoringAlertRecord.grade, grade),
+                          (MonitoringAlertRecord.action, action),
+                          (MonitoringAlertRecord.dealer_id, dealer_id),
+                          (MonitoringAlertRecord.segment, segment),
+                          (MonitoringAlertRecord.state, state)):
+        if value is not None:
+            query = query.where(column == value)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(MonitoringAlertRecord.grade.desc(),
+                                          MonitoringAlertRecord.id.desc())
+                           .offset((page - 1) * per_page).limit(per_page))
+    return {"total": total, "page": page, "per_page": per_page,
+            "alerts": [alert_body(a) for a in rows]}
+
+
 def watch_dealers(session: Session, policy: Policy) -> set[str]:
     tiers = set(policy.raw["weak"]["dealer_watch"].get("tiers", []))
     if not tiers:
@@ -208,7 +272,12 @@ def run_pandas(sessions: Callable[[], Session], predictor: Predictor, policy: Po
             LoanRecord.status == "active", LoanRecord.funded_at <= as_of)
             .order_by(LoanRecord.loan_id)))
         previous = _previous_run(session, run_id, as_of)
+        # a run taken over from a worker that died starts again from its first loan
+        session.execute(delete(core(LoanRevaluationRecord)).where(
+            core(LoanRevaluationRecord).c.run_id == run_id))
+        run.loans_done = run.loans_failed = 0
         run.state, run.started_at, run.loans_total = "running", utcnow(), len(ids)
+        run.heartbeat_at = utcnow()
         run.policy_hash = policy.content_hash
         run.model_name, run.model_version = predictor.ref["name"], predictor.ref["version"]
         watch = watch_dealers(session, policy)
@@ -311,7 +380,7 @@ def _store_chunk(sessions: Callable[[], Session], run_id: str, result: pd.DataFr
             session.connection().execute(insert(core(LoanRevaluationRecord)), rows)
         session.execute(update(table).where(table.c.id == run_id).values(
             loans_done=table.c.loans_done + len(rows),
-            loans_failed=table.c.loans_failed + failed))
+            loans_failed=table.c.loans_failed + failed, heartbeat_at=utcnow()))
 
 
 def summarise(book: pd.DataFrame) -> dict[str, Any]:

@@ -228,14 +228,19 @@ def _release(sessions: Callable[[], Session], job_id: str, worker: str) -> str:
 def work(sessions: Callable[[], Session], predictor: Predictor | None, worker: str,
          stop: threading.Event, poll_seconds: float = 1.0, once: bool = False,
          stale_seconds: float = STALE_SECONDS, chunk_rows: int = CHUNK_ROWS,
-         progress: Callable[[str, int, int], None] = lambda job, done, total: None) -> int:
+         progress: Callable[[str, int, int], None] = lambda job, done, total: None,
+         other_work: Callable[[], bool] = lambda: False) -> int:
     """Claim and run jobs until `stop` is set (or, with `once`, until none is waiting);
-    returns how many jobs it ran."""
+    returns how many jobs it ran. When no valuation job waits, `other_work` may take other
+    queued work (a monitoring run); it says whether it found any."""
     ran = 0
     while not stop.is_set():
         with sessions() as session:
             job_id = claim(session, worker, stale_seconds)
         if job_id is None:
+            if other_work():
+                ran += 1
+                continue
             if once:
                 break
             stop.wait(poll_seconds)

@@ -294,6 +294,9 @@ class MonitoringRunRecord(Base):
     summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     timings_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                             nullable=True)
 
 
 class LoanRevaluationRecord(Base):

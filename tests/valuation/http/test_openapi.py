@@ -59,6 +59,7 @@ def test_openapi_lists_every_resource_family() -> None:
     document = json.loads(SNAPSHOT.read_bytes())
     prefixes = {path.split("/")[2] for path in document["paths"] if path.startswith("/v1/")}
     assert prefixes == {"valuations", "valuation-jobs", "models", "credit-limits", "dealers",
+                        "loans", "monitoring",
                         "strategies"}
 
 

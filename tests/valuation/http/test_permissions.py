@@ -29,6 +29,13 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/credit-limits/<decision_id>"): {"underwriter", "admin"},
     ("POST", "/v1/credit-limits/<decision_id>/replay"): {"underwriter", "admin"},
     ("GET", "/v1/dealers/<dealer_id>"): {"underwriter", "admin"},
+    ("POST", "/v1/loans"): {"underwriter", "admin"},
+    ("GET", "/v1/loans/<loan_id>"): {"underwriter", "admin"},
+    ("POST", "/v1/monitoring/runs"): {"underwriter", "admin"},
+    ("GET", "/v1/monitoring/runs/<run_id>"): {"underwriter", "admin"},
+    ("GET", "/v1/monitoring/alerts"): {"underwriter", "admin"},
+    ("POST", "/v1/monitoring/alerts/<int(min=1, max=2147483647):alert_id>/acknowledge"):
+        {"underwriter", "admin"},
     ("PUT", "/v1/dealers/<dealer_id>"): {"admin"},
     ("GET", "/v1/strategies"): READERS,
     ("GET", S): READERS,

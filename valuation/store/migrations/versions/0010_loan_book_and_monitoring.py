@@ -33,6 +33,8 @@ def upgrade() -> None:
     sa.Column('summary_json', sa.Text(), nullable=True),
     sa.Column('timings_json', sa.Text(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('worker', sa.String(length=128), nullable=True),
+    sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('loan_revaluations',

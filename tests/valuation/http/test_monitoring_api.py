@@ -1,0 +1,68 @@
+"""The loan book and monitoring over HTTP: import, read, an asynchronous run, alerts."""
+from __future__ import annotations
+
+import io
+
+from strategies.monitoring import default_policy
+from valuation.services import demo_loans, monitoring
+from valuation.store.tables import DealerRecord
+
+
+def loans_json(n: int) -> list[dict]:
+    tape = demo_loans.generate(n, seed=12)
+    tape = tape.astype(object).where(tape.notna(), None)
+    return tape.to_dict("records")
+
+
+def test_loans_runs_and_alerts(app, client, keys, trained) -> None:
+    with app.extensions["db_sessions"]() as session, session.begin():
+        for dealer in demo_loans.DEALERS:
+            session.merge(DealerRecord(id=dealer, name=""))
+    rows = loans_json(8)
+    rows[0]["days_past_due"] = 90  # 50 points: grade 3 at least, an alert
+    rows[0]["status"] = rows[2]["status"] = "active"
+    rows[1]["outstanding_balance"] = "-1"
+    imported = client.post("/v1/loans", json={"loans": rows}, headers=keys["underwriter"])
+    assert imported.status_code == 200, imported.json
+    assert (imported.json["inserted"], imported.json["failed"]) == (7, 1)
+    assert imported.json["errors"] == [{"row": 2, "field": "outstanding_balance",
+                                        "message": "cannot be negative"}]
+    loan = client.get(f"/v1/loans/{rows[0]['loan_id']}", headers=keys["admin"])
+    assert loan.status_code == 200
+    assert loan.json["principal"] == rows[0]["principal"] and loan.json["revaluations"] == []
+    assert client.get("/v1/loans/nope", headers=keys["admin"]).status_code == 404
+    assert client.post("/v1/loans", json={"loans": [{"loan_id": "x"}]},
+                       headers=keys["admin"]).status_code == 422  # fields missing
+    csv = io.BytesIO(demo_loans.generate(3, seed=13).to_csv(index=False).encode())
+    uploaded = client.post("/v1/loans", headers=keys["admin"], content_type="multipart/form-data",
+                           data={"file": (csv, "tape.csv")})
+    assert uploaded.status_code == 200 and uploaded.json["inserted"] == 3
+
+    future = client.post("/v1/monitoring/runs", json={"as_of": "2999-01-01"},
+                         headers=keys["underwriter"])
+    assert future.status_code == 422
+    queued = client.post("/v1/monitoring/runs", json={"as_of": "2026-06-30"},
+                         headers=keys["underwriter"])
+    assert queued.status_code == 202 and queued.json["state"] == "queued"
+    assert queued.headers["Location"] == f"/v1/monitoring/runs/{queued.json['id']}"
+    sessions = app.extensions["db_sessions"]
+    with sessions() as session:  # what `valuation jobs work` does with a queued run
+        run_id = monitoring.claim_run(session, "test-worker")
+    assert run_id == queued.json["id"]
+    monitoring.run_pandas(sessions, trained, default_policy(), run_id)
+    done = client.get(f"/v1/monitoring/runs/{run_id}", headers=keys["admin"]).json
+    assert done["state"] == "done" and done["progress"] == 1.0
+    assert done["summary"]["loans"] == done["loans"] == done["done"] >= 2
+    alerts = client.get("/v1/monitoring/alerts?state=open&per_page=100",
+                        headers=keys["underwriter"]).json
+    mine = [a for a in alerts["alerts"] if a["loan_id"] == rows[0]["loan_id"]]
+    assert len(mine) == 1 and mine[0]["grade"] >= 3
+    assert any(r["code"] == "DAYS_PAST_DUE" for r in mine[0]["rules"])
+    ack = client.post(f"/v1/monitoring/alerts/{mine[0]['id']}/acknowledge",
+                      json={"comment": "called"}, headers=keys["underwriter"])
+    assert ack.status_code == 200 and ack.json["state"] == "acknowledged"
+    assert alerts["total"] == len(alerts["alerts"])
+    assert client.post("/v1/monitoring/alerts/999999/acknowledge", json={"comment": "x"},
+                       headers=keys["admin"]).status_code == 404
+    history = client.get(f"/v1/loans/{rows[2]['loan_id']}", headers=keys["admin"]).json
+    assert [h["run_id"] for h in history["revaluations"]] == [run_id]

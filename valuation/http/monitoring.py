@@ -1,0 +1,95 @@
+"""In-loan monitoring routes: start a revaluation run (asynchronous: a job worker runs it),
+read a run, list and acknowledge alerts. For risk officers (underwriter, admin)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, g, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..services import monitoring
+from ..store import db
+from .auth import require
+from .responses import json_response
+
+monitoring_blp = Blueprint("monitoring", __name__, url_prefix="/v1/monitoring",
+                           description="In-loan monitoring: runs and alerts (risk officers).")
+
+
+class MonitoringRunSchema(Schema):
+    as_of = fields.Date(required=True)
+    engine = fields.String(load_default="pandas", validate=validate.OneOf(["pandas"]))
+
+
+class AlertQuerySchema(Schema):
+    grade = fields.Integer(validate=validate.Range(1, 5))
+    action = fields.String(validate=validate.OneOf(
+        ["none", "watch", "contact", "reinspect", "call_loan"]))
+    dealer = fields.String(validate=validate.Length(min=1, max=64))
+    segment = fields.String(validate=validate.Length(min=1, max=16))
+    state = fields.String(validate=validate.OneOf(["open", "acknowledged", "cleared"]))
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class AcknowledgeSchema(Schema):
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+@monitoring_blp.route("/runs")
+class Runs(MethodView):
+    @require("underwriter", "admin")
+    @monitoring_blp.arguments(MonitoringRunSchema())
+    @monitoring_blp.alt_response(202, description="the queued run; `Location` names it")
+    def post(self, payload: dict[str, Any]) -> Response:
+        """Revalue every active loan at `as_of` (a job worker runs it: `valuation jobs work`,
+        which gunicorn starts)."""
+        with db.session() as session, session.begin():
+            run = monitoring.create_run(session, g.principal.name, payload["as_of"],
+                                        payload["engine"])
+            body = monitoring.run_body(run)
+        return json_response(body, 202, Location=url_for("monitoring.Run", run_id=body["id"]))
+
+
+@monitoring_blp.route("/runs/<run_id>")
+class Run(MethodView):
+    @require("underwriter", "admin")
+    @monitoring_blp.alt_response(200, description="state, progress, timings and summary")
+    def get(self, run_id: str) -> Response:
+        """A run: state (queued, running, done, failed), progress, timings and its summary
+        (counts and balances by grade, segment and dealer; the LTV distribution)."""
+        with db.session() as session:
+            return json_response(monitoring.get_run(session, run_id), 200)
+
+
+@monitoring_blp.route("/alerts")
+class Alerts(MethodView):
+    @require("underwriter", "admin")
+    @monitoring_blp.arguments(AlertQuerySchema(), location="query")
+    @monitoring_blp.alt_response(200, description="total, page, per_page, alerts")
+    def get(self, query: dict[str, Any]) -> Response:
+        """Alerts, worst and newest first; filter by grade, action, dealer, segment, state."""
+        with db.session() as session:
+            return json_response(monitoring.list_alerts(
+                session, grade=query.get("grade"), action=query.get("action"),
+                dealer_id=query.get("dealer"), segment=query.get("segment"),
+                state=query.get("state"), page=query["page"], per_page=query["per_page"]), 200)
+
+
+@monitoring_blp.route("/alerts/<int(min=1, max=2147483647):alert_id>/acknowledge")
+class Acknowledge(MethodView):
+    @require("underwriter", "admin")
+    @monitoring_blp.arguments(AcknowledgeSchema())
+    @monitoring_blp.alt_response(200, description="the alert")
+    def post(self, payload: dict[str, Any], alert_id: int) -> Response:
+        """Acknowledge an alert with a comment (audited)."""
+        with db.session() as session, session.begin():
+            body = monitoring.acknowledge(session, g.principal.name, alert_id,
+                                          payload["comment"])
+        return json_response(body, 200)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["api"].register_blueprint(monitoring_blp)
