@@ -318,8 +318,6 @@ def monitor_run(as_of: dt.datetime, engine: str, output: Path | None) -> None:
     """Revalue every active loan at AS_OF with the served model and the monitoring policy."""
     from sqlalchemy.orm import sessionmaker
 
-    from strategies.monitoring import default_policy
-
     from .services import monitoring
     from .store import db
 
@@ -334,12 +332,11 @@ def monitor_run(as_of: dt.datetime, engine: str, output: Path | None) -> None:
                 bar.length = max(total, 1)
                 bar.update(done - bar.pos)
 
-            summary = monitoring.run_pandas(sessions, predictor, default_policy(), run_id,
-                                            output, progress=step)
+            summary = monitoring.run_active(sessions, predictor, run_id, output, progress=step)
     except ValuationError as exc:
         _fail(exc)
-    click.echo(f"run {run_id}: {summary['valued']:,} loans graded, {summary['failed']:,} "
-               "could not be valued")
+    click.echo(f"run {run_id} (policy version {summary['policy_version']}): "
+               f"{summary['valued']:,} loans graded, {summary['failed']:,} could not be valued")
     for row in summary["by_grade"]:
         click.echo(f"  grade {row['grade']}: {row['loans']:,} loans, balance "
                    f"{row['balance_fen'] / 100:,.2f}")
@@ -384,8 +381,6 @@ def jobs_work(once: bool, poll: float, stale_seconds: float, chunk_rows: int) ->
         click.echo(f"job {job}: {done:,}/{total:,} rows", err=True)
 
     def monitoring_run() -> bool:
-        from strategies.monitoring import default_policy
-
         from .services import monitoring
 
         with sessions() as session:
@@ -393,7 +388,7 @@ def jobs_work(once: bool, poll: float, stale_seconds: float, chunk_rows: int) ->
         if run_id is None:
             return False
         try:
-            monitoring.run_pandas(sessions, predictor, default_policy(), run_id)
+            monitoring.run_active(sessions, predictor, run_id)
         except Exception:  # noqa: BLE001 - the run is marked failed with its error; go on
             click.echo(f"monitoring run {run_id} failed (see the log)", err=True)
         return True

@@ -33,6 +33,7 @@ from .lifecycle import (
     ACTIVE,
     APPROVED,
     DEFAULT_NAME,
+    MONITORING,
     RETIRED,
     SCHEDULED,
     audit,
@@ -136,6 +137,8 @@ def check_tiers_in_use(session: Session, name: str, strategy: Strategy) -> None:
 
 
 def _check_activatable(session: Session, record: StrategyVersionRecord) -> None:
+    if record.name == MONITORING:
+        return  # the monitoring policy: activated like the credit strategy, no tiers to check
     if record.name != DEFAULT_NAME:
         raise Conflict(f"only {DEFAULT_NAME!r} decides credit limits: {record.name!r} can be "
                        "drafted, approved and simulated, not activated")

@@ -70,6 +70,7 @@ def dry_run(session: Session, name: str, version: int) -> int:
 
 def start(session: Session, principal: Principal, name: str, challenger: int, share_pct: int,
           mode: str, salt: str) -> ExperimentRecord:
+    lifecycle.require_credit(name)
     record = lifecycle.get_version(session, name, challenger)
     champion = activation.active(session, name)
     if name != lifecycle.DEFAULT_NAME or champion is None:

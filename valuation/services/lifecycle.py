@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from strategies.diff import diff
 from strategies.document import StrategyError, canonical_json, load_strategy, monotonicity_warnings
+from strategies.monitoring import NAME as MONITORING_NAME
+from strategies.monitoring import default_policy, load_policy
 
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from ..store.tables import StrategyAuditRecord, StrategyVersionRecord, aware, utcnow
@@ -26,6 +28,39 @@ DRAFT, SUBMITTED, APPROVED, SCHEDULED, ACTIVE, RETIRED = (
     "draft", "submitted", "approved", "scheduled", "active", "retired")
 # decisions use this strategy; other names can be drafted, approved and simulated only
 DEFAULT_NAME = "default"
+# the in-loan monitoring policy lives under this name, with the same lifecycle (its documents
+# are `kind: monitoring`, checked by strategies.monitoring)
+MONITORING = MONITORING_NAME
+
+
+def content_hash_of(name: str, clean: dict[str, Any]) -> str:
+    """The document's content hash, after checking it as its kind (credit or monitoring)."""
+    if name == MONITORING:
+        return load_policy(clean).content_hash
+    return load_strategy(clean).content_hash
+
+
+def seed_monitoring(session: Session) -> None:
+    """The shipped monitoring policy (strategies/monitoring.yaml) becomes version 1 of
+    `monitoring`, active, when the name has no versions yet."""
+    if session.scalar(select(StrategyVersionRecord.id).where(
+            StrategyVersionRecord.name == MONITORING).limit(1)) is not None:
+        return
+    shipped = default_policy()
+    session.add(StrategyVersionRecord(
+        name=MONITORING, version=1, state=ACTIVE, document_json=canonical_json(shipped.raw),
+        content_hash=shipped.content_hash, author="system", approved_by="system",
+        activated_at=utcnow(), revision=1))
+    session.flush()
+    audit(session, MONITORING, 1, "seed", "system",
+          "shipped monitoring policy (strategies/monitoring.yaml)")
+
+
+def require_credit(name: str) -> None:
+    """Simulations and experiments are for credit strategies, not the monitoring policy."""
+    if name == MONITORING:
+        raise Conflict(f"{name!r} is the monitoring policy: it is not simulated on credit "
+                       "applications nor trialled as a challenger")
 
 
 def etag(record: StrategyVersionRecord) -> str:
@@ -55,6 +90,9 @@ def validate(name: str, document: dict[str, Any]) -> tuple[dict[str, Any], list[
         raise InvalidInput(f"the document's name must be {name!r}",
                            errors={"json": {"name": [f"must be {name!r}"]}})
     try:
+        if name == MONITORING:
+            load_policy(clean)
+            return json.loads(canonical_json(clean)), []
         strategy = load_strategy(clean)
     except StrategyError as exc:
         raise InvalidInput("invalid strategy document", errors={"json": exc.errors}) from exc
@@ -117,11 +155,13 @@ def create_draft(session: Session, principal: Principal, name: str,
     """A new draft numbered after the highest version; a concurrent create that took the same
     number makes this one a 409 (retry), never a 500."""
     clean, warnings = validate(name, document)
+    if name == MONITORING:
+        seed_monitoring(session)  # the shipped policy is version 1, the base of the diff
     latest = session.scalar(select(func.max(StrategyVersionRecord.version)).where(
         StrategyVersionRecord.name == name)) or 0
     record = StrategyVersionRecord(
         name=name, version=latest + 1, state=DRAFT, document_json=canonical_json(clean),
-        content_hash=load_strategy(clean).content_hash, author=principal.name, revision=1)
+        content_hash=content_hash_of(name, clean), author=principal.name, revision=1)
     session.add(record)
     try:
         session.flush()
@@ -154,7 +194,7 @@ def update_draft(session: Session, principal: Principal, name: str, version: int
         update(StrategyVersionRecord)
         .where(StrategyVersionRecord.id == record.id, StrategyVersionRecord.state == DRAFT,
                StrategyVersionRecord.revision == expected)
-        .values(document_json=canonical_json(clean), content_hash=load_strategy(clean).content_hash,
+        .values(document_json=canonical_json(clean), content_hash=content_hash_of(name, clean),
                 revision=expected + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False))
     if getattr(updated, "rowcount", 0) != 1:

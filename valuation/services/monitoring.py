@@ -44,6 +44,7 @@ from ..store.tables import (
     core,
     utcnow,
 )
+from . import strategy_store
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +254,19 @@ def watch_dealers(session: Session, policy: Policy) -> set[str]:
     if not tiers:
         return set()
     return set(session.scalars(select(DealerRecord.id).where(DealerRecord.tier.in_(tiers))))
+
+
+def run_active(sessions: Callable[[], Session], predictor: Predictor, run_id: str,
+               output: Path | None = None,
+               progress: Callable[[int, int], None] = lambda done, total: None
+               ) -> dict[str, Any]:
+    """`run_pandas` with the active monitoring policy (the shipped one until another is
+    activated through maker-checker)."""
+    with sessions() as session, session.begin():
+        version, policy = strategy_store.active_policy(session)
+    summary = run_pandas(sessions, predictor, policy, run_id, output, progress=progress)
+    summary["policy_version"] = version
+    return summary
 
 
 def run_pandas(sessions: Callable[[], Session], predictor: Predictor, policy: Policy,

@@ -55,6 +55,7 @@ def applications_of(stored: Sequence[Any]) -> tuple[pd.DataFrame, pd.Series]:
 def run(session: Session, principal: Principal, name: str, candidate: int,
         applications: pd.DataFrame, ids: pd.Series) -> dict[str, Any]:
     """Compare the candidate version with the active one and store the report."""
+    lifecycle.require_credit(name)
     base_record = activation.active(session, name)
     if base_record is None:
         raise NotFound(f"strategy {name!r} has no active version")

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, Row, select
 from sqlalchemy.orm import Session
 
 from strategies.document import Strategy, canonical_json, default_strategy, load_strategy
+from strategies.monitoring import Policy, load_policy
 
 from ..errors import NotFound
 from ..store.tables import StrategyVersionRecord, utcnow
@@ -21,6 +22,22 @@ DEFAULT_NAME = lifecycle.DEFAULT_NAME
 @functools.lru_cache(maxsize=64)
 def _parse(content_hash: str, document_json: str) -> Strategy:
     return load_strategy(json.loads(document_json))
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_policy(content_hash: str, document_json: str) -> Policy:
+    return load_policy(json.loads(document_json))
+
+
+def active_policy(session: Session) -> tuple[int, Policy]:
+    """The active monitoring policy's version and the policy; the shipped one
+    (strategies/monitoring.yaml) becomes version 1, active, when the name has none."""
+    name = lifecycle.MONITORING
+    lifecycle.seed_monitoring(session)
+    record = activation.active_version(session, name)
+    if record is None:
+        raise NotFound(f"{name!r} has no active version")
+    return record.version, _parse_policy(record.content_hash, record.document_json)
 
 
 def strategy_of(record: StrategyVersionRecord | Row) -> Strategy:
