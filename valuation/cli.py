@@ -311,10 +311,16 @@ def monitor() -> None:
 
 @monitor.command("run", with_appcontext=False)
 @click.option("--as-of", required=True, type=click.DateTime(["%Y-%m-%d"]))
-@click.option("--engine", default="pandas", show_default=True, type=click.Choice(["pandas"]))
+@click.option("--engine", default="pandas", show_default=True,
+              type=click.Choice(["pandas", "spark"]),
+              help="spark: PySpark (the `spark` extra) on SPARK_MASTER, default local[*]")
+@click.option("--input", "input_path", type=click.Path(exists=True, path_type=Path),
+              help="spark: the loans as Parquet (the loans table's columns); default: exported "
+                   "from the database")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path),
-              help="also write the per-loan results as Parquet into this folder")
-def monitor_run(as_of: dt.datetime, engine: str, output: Path | None) -> None:
+              help="write the per-loan results as Parquet into this folder (spark: required)")
+def monitor_run(as_of: dt.datetime, engine: str, input_path: Path | None,
+                output: Path | None) -> None:
     """Revalue every active loan at AS_OF with the served model and the monitoring policy."""
     from sqlalchemy.orm import sessionmaker
 
@@ -327,12 +333,26 @@ def monitor_run(as_of: dt.datetime, engine: str, output: Path | None) -> None:
         predictor = Predictor.load(_registry(), settings.MODEL_NAME)
         with sessions() as session, session.begin():
             run_id = monitoring.create_run(session, "cli", as_of.date(), engine).id
-        with click.progressbar(length=1, label="revaluing loans") as bar:
-            def step(done: int, total: int) -> None:
-                bar.length = max(total, 1)
-                bar.update(done - bar.pos)
+        if engine == "spark":
+            from .services import strategy_store
+            from .services.monitoring_spark import run_spark
 
-            summary = monitoring.run_active(sessions, predictor, run_id, output, progress=step)
+            if output is None:
+                raise click.BadParameter("the spark engine writes its results: give --output",
+                                         param_hint="--output")
+            with sessions() as session, session.begin():
+                version, policy = strategy_store.active_policy(session)
+            summary = run_spark(sessions, _registry(), predictor, policy, run_id, output,
+                                settings.SPARK_MASTER, input_path)
+            summary["policy_version"] = version
+        else:
+            with click.progressbar(length=1, label="revaluing loans") as bar:
+                def step(done: int, total: int) -> None:
+                    bar.length = max(total, 1)
+                    bar.update(done - bar.pos)
+
+                summary = monitoring.run_active(sessions, predictor, run_id, output,
+                                                progress=step)
     except ValuationError as exc:
         _fail(exc)
     click.echo(f"run {run_id} (policy version {summary['policy_version']}): "

@@ -21,6 +21,7 @@
   "dealer=600/minute,admin=120/minute,..." (a key may have its own: `keys create --rate-limit`) |
 | RATE_LIMIT_STORAGE | memory:// | where counts live: per worker, or `redis://host:6379/0` shared |
 | BATCH_JOB_ROWS | 2000 | a CSV batch with more rows becomes a background job (202) |
+| SPARK_MASTER | local[*] | where `monitor run --engine spark` runs (a cluster's master URL) |
 | JOB_WORKERS | 1 | `valuation jobs work` processes gunicorn starts beside the web workers |
 | RATE_LIMITS_ENABLED | true | `false` turns rate limiting off (benchmarks of raw speed) |
 """
@@ -66,6 +67,7 @@ class Config:
     RATE_LIMITS_ENABLED: bool = True
     BATCH_JOB_ROWS: int = 2000
     JOB_WORKERS: int = 1
+    SPARK_MASTER: str = "local[*]"
     TESTING: bool = False
 
     @classmethod
@@ -94,6 +96,7 @@ class Config:
                                                                                "yes", "on"),
             BATCH_JOB_ROWS=int(_env("BATCH_JOB_ROWS", "2000")),
             JOB_WORKERS=int(_env("JOB_WORKERS", "1")),
+            SPARK_MASTER=_env("SPARK_MASTER", "local[*]"),
         )
 
     def api_key_secret(self) -> bytes:

@@ -277,24 +277,7 @@ def run_pandas(sessions: Callable[[], Session], predictor: Predictor, policy: Po
     results committed with the run's progress), then alerts and the summary; returns the
     summary. With `output`, also writes one Parquet file of the per-loan results there."""
     timings = {"read_s": 0.0, "revalue_s": 0.0, "store_s": 0.0}
-    with sessions() as session, session.begin():
-        run = session.get(MonitoringRunRecord, run_id)
-        if run is None:
-            raise NotFound(f"no monitoring run {run_id}")
-        as_of = run.as_of
-        ids = list(session.scalars(select(LoanRecord.loan_id).where(
-            LoanRecord.status == "active", LoanRecord.funded_at <= as_of)
-            .order_by(LoanRecord.loan_id)))
-        previous = _previous_run(session, run_id, as_of)
-        # a run taken over from a worker that died starts again from its first loan
-        session.execute(delete(core(LoanRevaluationRecord)).where(
-            core(LoanRevaluationRecord).c.run_id == run_id))
-        run.loans_done = run.loans_failed = 0
-        run.state, run.started_at, run.loans_total = "running", utcnow(), len(ids)
-        run.heartbeat_at = utcnow()
-        run.policy_hash = policy.content_hash
-        run.model_name, run.model_version = predictor.ref["name"], predictor.ref["version"]
-        watch = watch_dealers(session, policy)
+    as_of, ids, previous, watch = begin(sessions, run_id, policy, predictor.ref)
     results = []
     try:
         for first in range(0, len(ids), chunk_loans):
@@ -312,28 +295,78 @@ def run_pandas(sessions: Callable[[], Session], predictor: Predictor, policy: Po
             results.append(result)
             progress(min(first + chunk_loans, len(ids)), len(ids))
         book = pd.concat(results, ignore_index=True) if results else revalue_empty()
-        started = time.perf_counter()
-        summary = summarise(book)
-        with sessions() as session, session.begin():
-            _update_alerts(session, run_id, book)
-            session.execute(update(core(MonitoringRunRecord))
-                            .where(core(MonitoringRunRecord).c.id == run_id)
-                            .values(state="done", finished_at=utcnow(),
-                                    summary_json=json.dumps(summary, sort_keys=True),
-                                    timings_json=json.dumps({k: round(v, 3) for k, v in
-                                                             timings.items()})))
-        timings["alerts_s"] = time.perf_counter() - started
         if output is not None:
             write_parquet(book, output / f"monitoring-{as_of}-{run_id}.parquet")
+        return finish(sessions, run_id, book, timings)
     except Exception as exc:
-        log.exception("monitoring run %s failed", run_id)
-        with sessions() as session, session.begin():
-            session.execute(update(core(MonitoringRunRecord))
-                            .where(core(MonitoringRunRecord).c.id == run_id)
-                            .values(state="failed", finished_at=utcnow(),
-                                    error=f"{type(exc).__name__}: {exc}"[:500]))
+        fail(sessions, run_id, exc)
         raise
+
+
+def begin(sessions: Callable[[], Session], run_id: str, policy: Policy, model: dict[str, str]
+          ) -> tuple[dt.date, list[str], str | None, set[str]]:
+    """Mark the run running (from its first loan again, if a worker died on it) and return its
+    as-of date, the ids of the loans it values, the previous run and the watched dealers."""
+    with sessions() as session, session.begin():
+        run = session.get(MonitoringRunRecord, run_id)
+        if run is None:
+            raise NotFound(f"no monitoring run {run_id}")
+        as_of = run.as_of
+        ids = list(session.scalars(select(LoanRecord.loan_id).where(
+            LoanRecord.status == "active", LoanRecord.funded_at <= as_of)
+            .order_by(LoanRecord.loan_id)))
+        previous = _previous_run(session, run_id, as_of)
+        session.execute(delete(core(LoanRevaluationRecord)).where(
+            core(LoanRevaluationRecord).c.run_id == run_id))
+        run.loans_done = run.loans_failed = 0
+        run.state, run.started_at, run.loans_total = "running", utcnow(), len(ids)
+        run.heartbeat_at = utcnow()
+        run.policy_hash = policy.content_hash
+        run.model_name, run.model_version = model["name"], model["version"]
+        watch = watch_dealers(session, policy)
+    return as_of, ids, previous, watch
+
+
+def store_results(sessions: Callable[[], Session], run_id: str, book: pd.DataFrame,
+                  chunk_loans: int = CHUNK_LOANS) -> None:
+    """Store an engine's per-loan results (Spark's, read back from its Parquet) in chunks, with
+    the changes since the previous run."""
+    with sessions() as session:
+        run = session.get(MonitoringRunRecord, run_id)
+        assert run is not None
+        previous = _previous_run(session, run_id, run.as_of)
+    for first in range(0, len(book), chunk_loans):
+        part = book.iloc[first:first + chunk_loans]
+        with sessions() as session:
+            before = _previous_results(session, previous, list(part["loan_id"]))
+        _store_chunk(sessions, run_id, part, before)
+
+
+def finish(sessions: Callable[[], Session], run_id: str, book: pd.DataFrame,
+           timings: dict[str, float]) -> dict[str, Any]:
+    """Alerts and the summary of a run whose results are stored; the run is done."""
+    started = time.perf_counter()
+    summary = summarise(book)
+    with sessions() as session, session.begin():
+        known = set(session.scalars(select(LoanRecord.loan_id)))  # alerts need a loan row
+        _update_alerts(session, run_id, book[book["loan_id"].isin(known)])
+        timings["alerts_s"] = time.perf_counter() - started
+        session.execute(update(core(MonitoringRunRecord))
+                        .where(core(MonitoringRunRecord).c.id == run_id)
+                        .values(state="done", finished_at=utcnow(),
+                                summary_json=json.dumps(summary, sort_keys=True),
+                                timings_json=json.dumps({k: round(v, 3) for k, v in
+                                                         timings.items()})))
     return summary
+
+
+def fail(sessions: Callable[[], Session], run_id: str, exc: BaseException) -> None:
+    log.exception("monitoring run %s failed", run_id)
+    with sessions() as session, session.begin():
+        session.execute(update(core(MonitoringRunRecord))
+                        .where(core(MonitoringRunRecord).c.id == run_id)
+                        .values(state="failed", finished_at=utcnow(),
+                                error=f"{type(exc).__name__}: {exc}"[:500]))
 
 
 def revalue_empty() -> pd.DataFrame:
