@@ -70,6 +70,7 @@ class Policy:
     low_confidence_points: int
     grade_from_score: tuple[int, ...]  # the lowest score of grades 2..5
     actions: tuple[str, ...]  # the action of grades 1..5
+    channel: dict[str, Any]  # the channel-risk section, ratios as basis points
 
 
 def _ratio(**kw: Any) -> fields.Decimal:
@@ -145,6 +146,35 @@ class _Weak(_Strict):
             raise ValidationError("bands must ascend by from_days, each once", "days_past_due")
 
 
+class _Indicator(_Strict):
+    above = _ratio()
+    points = POINTS
+
+
+class _TierStep(_Strict):
+    min_score = fields.Integer(required=True, strict=True, validate=validate.Range(0, 1000))
+    tier = fields.String(required=True, validate=validate.Length(min=1, max=16))
+
+
+class _Channel(_Strict):
+    window_days = fields.Integer(required=True, strict=True, validate=validate.Range(7, 3650))
+    min_applications = fields.Integer(required=True, strict=True,
+                                      validate=validate.Range(1, 100_000))
+    inflated_share = fields.Nested(_Indicator, required=True)
+    median_gap = fields.Nested(_Indicator, required=True)
+    decline_rate = fields.Nested(_Indicator, required=True)
+    refer_rate = fields.Nested(_Indicator, required=True)
+    alert_share = fields.Nested(_Indicator, required=True)
+    early_arrears = fields.Nested(_Indicator, required=True)
+    tiers = fields.List(fields.Nested(_TierStep), required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def tiers_ascend(self, data: dict[str, Any], **kwargs: Any) -> None:
+        scores = [t["min_score"] for t in data.get("tiers", [])]
+        if not scores or scores[0] != 0 or scores != sorted(set(scores)):
+            raise ValidationError("tiers start at min_score 0 and rise", "tiers")
+
+
 class PolicySchema(_Strict):
     kind = fields.String(required=True, validate=validate.Equal("monitoring"))
     name = fields.String(required=True, validate=validate.Equal(NAME))
@@ -158,6 +188,7 @@ class PolicySchema(_Strict):
                                    required=True)
     actions = fields.Dict(keys=fields.String(validate=validate.OneOf(["1", "2", "3", "4", "5"])),
                           values=fields.String(validate=validate.OneOf(ACTIONS)), required=True)
+    channel = fields.Nested(_Channel, required=True)
 
     @validates_schema
     def grades_complete(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -203,7 +234,60 @@ def load_policy(document: dict[str, Any]) -> Policy:
         soh_points=weak["battery_soh"]["points"],
         low_confidence_points=weak["low_confidence"]["points"],
         grade_from_score=tuple(data["grade_from_score"][g] for g in ("2", "3", "4", "5")),
-        actions=tuple(data["actions"][g] for g in ("1", "2", "3", "4", "5")))
+        actions=tuple(data["actions"][g] for g in ("1", "2", "3", "4", "5")),
+        channel=_channel(data["channel"]))
+
+
+CHANNEL_INDICATORS = ("inflated_share", "median_gap", "decline_rate", "refer_rate",
+                      "alert_share", "early_arrears")
+CHANNEL_DRIVERS: dict[str, dict[str, str]] = {
+    "inflated_share": {"zh": "报价高于估值容差的申请占比高",
+                       "en": "Many applications declared above the valuation tolerance"},
+    "median_gap": {"zh": "报价普遍高于估值", "en": "Declared prices typically above the valuation"},
+    "decline_rate": {"zh": "拒绝率高", "en": "High decline rate"},
+    "refer_rate": {"zh": "转人工率高", "en": "High refer rate"},
+    "alert_share": {"zh": "在贷预警占比高", "en": "Many funded loans in alert"},
+    "early_arrears": {"zh": "早期逾期", "en": "Early arrears on recent loans"},
+}
+
+
+def _channel(section: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"window_days": section["window_days"],
+                           "min_applications": section["min_applications"],
+                           "tiers": tuple((t["min_score"], t["tier"]) for t in section["tiers"])}
+    for name in CHANNEL_INDICATORS:
+        if section[name]["above"] != section[name]["above"].quantize(Decimal("0.0001")):
+            raise StrategyError({f"channel.{name}.above": ["at most 4 decimals"]})
+        out[name] = (bps(section[name]["above"]), section[name]["points"])
+    return out
+
+
+def channel_scores(dealers: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """Score dealers from their indicators in basis points (columns CHANNEL_INDICATORS, and
+    `applications`): each indicator above its threshold adds its points; the proposed tier is
+    the last whose min_score the score reaches; a dealer with fewer than min_applications
+    applications is not scored (score and tier None)."""
+    channel = policy.channel
+    score = np.zeros(len(dealers), np.int64)
+    fired = {}
+    for name in CHANNEL_INDICATORS:
+        above, points = channel[name]
+        fired[name] = dealers[name].to_numpy(np.int64) > above
+        score += fired[name] * points
+    enough = dealers["applications"].to_numpy(np.int64) >= channel["min_applications"]
+    steps = np.array([s for s, _ in channel["tiers"]])
+    tiers = np.array([t for _, t in channel["tiers"]], dtype=object)
+    proposed = tiers[np.searchsorted(steps, score, side="right") - 1]
+    names = np.array(CHANNEL_INDICATORS)
+    hits = np.column_stack([fired[n] for n in CHANNEL_INDICATORS]) if len(dealers) else \
+        np.zeros((0, len(CHANNEL_INDICATORS)), bool)
+    return pd.DataFrame({
+        "score": pd.Series(score, index=dealers.index, dtype="Int64").where(enough),
+        "proposed_tier": pd.Series([t if ok else None for t, ok in zip(proposed, enough,
+                                                                       strict=True)],
+                                   index=dealers.index, dtype=object),
+        "drivers": [list(names[row]) if ok else [] for row, ok in zip(hits, enough, strict=True)],
+    }, index=dealers.index)
 
 
 @functools.cache

@@ -21,6 +21,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from .http import (
         auth,
         credit,
+        dealer_risk,
         docs,
         health,
         json_bodies,
@@ -60,6 +61,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     strategies.init_app(app)
     loans.init_app(app)
     monitoring.init_app(app)
+    dealer_risk.init_app(app)
     errors.init_app(app)
     health.init_app(app)
     metrics.init_app(app)

@@ -92,3 +92,30 @@ def test_the_policy_is_validated() -> None:
     assert "strong.value_drop.above" in refused(
         lambda d: d["strong"]["value_drop"].update(above="0.123456"))
     assert "surprise" in refused(lambda d: d.update(surprise=1))
+
+
+def test_channel_scores_on_hand_computed_dealers() -> None:
+    from strategies.monitoring import channel_scores
+    dealers = pd.DataFrame([
+        # D1: clean: score 0, T1
+        {"applications": 50, "inflated_share": 500, "median_gap": 200, "decline_rate": 1000,
+         "refer_rate": 1000, "alert_share": 0, "early_arrears": 0},
+        # D2: 25 % inflated (> 20 %: 30) and a 12 % median gap (> 10 %: 20): 50 -> T2
+        {"applications": 40, "inflated_share": 2500, "median_gap": 1200, "decline_rate": 1000,
+         "refer_rate": 1000, "alert_share": 0, "early_arrears": 0},
+        # D3: 30 + 20 + alerts 15 % (15) + early arrears 6 % (20) = 85 -> T3
+        {"applications": 30, "inflated_share": 3000, "median_gap": 1500, "decline_rate": 0,
+         "refer_rate": 0, "alert_share": 1500, "early_arrears": 600},
+        # D4: exactly at each threshold: nothing fires (strictly above)
+        {"applications": 10, "inflated_share": 2000, "median_gap": 1000, "decline_rate": 3000,
+         "refer_rate": 4000, "alert_share": 1000, "early_arrears": 500},
+        # D5: alarming but only 9 applications: not scored
+        {"applications": 9, "inflated_share": 9000, "median_gap": 5000, "decline_rate": 9000,
+         "refer_rate": 9000, "alert_share": 9000, "early_arrears": 9000},
+    ])
+    out = channel_scores(dealers, default_policy())
+    assert out["score"].tolist()[:4] == [0, 50, 85, 0] and pd.isna(out["score"][4])
+    assert out["proposed_tier"].tolist() == ["T1", "T2", "T3", "T1", None]
+    assert out["drivers"].tolist() == [
+        [], ["inflated_share", "median_gap"],
+        ["inflated_share", "median_gap", "alert_share", "early_arrears"], [], []]

@@ -361,3 +361,24 @@ class MonitoringAuditRecord(Base):
     actor: Mapped[str] = mapped_column(String(128), nullable=False)
     run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     detail_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DealerTierChangeRecord(Base):
+    """A proposed change of a dealer's tier (from its channel risk) and its maker-checker
+    decision: applied by a second person, or rejected. The rows are the audit trail."""
+
+    __tablename__ = "dealer_tier_changes"
+    __table_args__ = (Index("ix_dealer_tier_changes_dealer", "dealer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dealer_id: Mapped[str] = mapped_column(String(64), ForeignKey("dealers.id"), nullable=False)
+    from_tier: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_tier: Mapped[str] = mapped_column(String(16), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # proposed applied rejected
+    proposed_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    proposed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    reason_json: Mapped[str] = mapped_column(Text, nullable=False)
+    comment: Mapped[str] = mapped_column(Text, nullable=False)
+    decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision_comment: Mapped[str | None] = mapped_column(Text, nullable=True)

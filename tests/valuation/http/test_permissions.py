@@ -29,6 +29,12 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/credit-limits/<decision_id>"): {"underwriter", "admin"},
     ("POST", "/v1/credit-limits/<decision_id>/replay"): {"underwriter", "admin"},
     ("GET", "/v1/dealers/<dealer_id>"): {"underwriter", "admin"},
+    ("GET", "/v1/dealers/risk"): {"underwriter", "admin"},
+    ("GET", "/v1/dealers/<dealer_id>/risk"): {"underwriter", "admin"},
+    ("GET", "/v1/dealers/<dealer_id>/tier-changes"): {"underwriter", "admin"},
+    ("POST", "/v1/dealers/<dealer_id>/tier-changes"): {"underwriter", "admin"},
+    ("POST", "/v1/dealers/tier-changes/<int(min=1, max=2147483647):change_id>/"
+             "<any(apply, reject):verb>"): {"admin"},
     ("POST", "/v1/loans"): {"underwriter", "admin"},
     ("GET", "/v1/loans/<loan_id>"): {"underwriter", "admin"},
     ("POST", "/v1/monitoring/runs"): {"underwriter", "admin"},
@@ -60,7 +66,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 OPEN = {"/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/assets/<path:filename>",
         "/static/<path:filename>"}
 # a value for each path variable: names and numbers that exist nowhere
-SAMPLE = {"int": "999", "default": "nothing"}
+SAMPLE = {"int": "999", "any": "apply", "default": "nothing"}
 NAMES = {"name": "default"}
 
 
