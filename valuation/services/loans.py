@@ -313,6 +313,11 @@ def money(fen: int) -> str:
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
+def _bps(value: int | None) -> str | None:
+    """Basis points as a ratio text ("0.8123"), None when absent."""
+    return None if value is None else str((Decimal(value) / 10_000).quantize(Decimal("0.0001")))
+
+
 def get(session: Session, loan_id: str) -> dict[str, Any]:
     """A loan with its revaluation history (newest run first)."""
     loan = session.get(LoanRecord, loan_id)
@@ -336,7 +341,13 @@ def get(session: Session, loan_id: str) -> dict[str, Any]:
         "funded": {"value": loan.funded_value, "lending": loan.funded_lending},
         "revaluations": [
             {"run_id": r.run_id, "as_of": str(as_of), "value": r.value, "lending": r.lending,
-             "ltv": None if r.ltv_bps is None else str(Decimal(r.ltv_bps) / 10_000),
+             "ltv": _bps(r.ltv_bps),
+             "since_funding": {
+                 "value": None if r.value is None else r.value - loan.funded_value,
+                 "lending": None if r.lending is None else r.lending - loan.funded_lending,
+                 "value_change": _bps(r.value_change_bps), "ltv_change": _bps(r.ltv_change_bps)},
+             "since_previous_run": {"value_change": _bps(r.value_change_prev_bps),
+                                    "ltv_change": _bps(r.ltv_change_prev_bps)},
              "grade": r.grade, "action": r.action,
              "rules": json.loads(r.rules_json) if r.rules_json else [], "error": r.error}
             for r, as_of in history],

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from strategies.facts import vehicle_facts
@@ -479,41 +479,64 @@ def write_parquet(book: pd.DataFrame, path: Path) -> None:
 
 def _update_alerts(session: Session, run_id: str, book: pd.DataFrame) -> None:
     """Raise an alert for a loan graded ALERT_GRADE or worse that has none open, keep an open
-    one up to date, clear it when the loan is graded 1 again or left the active book."""
+    one up to date, clear it when the loan is graded 1 again or left the active book. Core
+    statements in bulk (executemany), with one audit row per change."""
     now = utcnow()
-    live = {a.loan_id: a for a in session.scalars(select(MonitoringAlertRecord).where(
-        MonitoringAlertRecord.state != "cleared"))}
+    alerts, audit = core(MonitoringAlertRecord), core(MonitoringAuditRecord)
+    live = {r.loan_id: r for r in session.execute(
+        select(alerts.c.id, alerts.c.loan_id, alerts.c.grade, alerts.c.action,
+               alerts.c.rules_json).where(alerts.c.state != "cleared"))}
     graded = book[book["grade"].notna()]
-    seen = set(book["loan_id"])
-    for r in graded.itertuples(index=False):
-        alert = live.get(r.loan_id)
-        grade, rules = int(r.grade), json.dumps(list(r.rules))
+    raised, kept, cleared, trail = [], [], [], []
+    for loan_id, dealer_id, segment, grade, action, rules in zip(
+            graded["loan_id"], graded["dealer_id"], graded["segment"], graded["grade"],
+            graded["action"], graded["rules"], strict=True):
+        alert = live.get(loan_id)
+        grade, codes = int(grade), list(rules)
+        text = json.dumps(codes)
         if grade >= ALERT_GRADE and alert is None:
-            record = MonitoringAlertRecord(
-                loan_id=r.loan_id, dealer_id=r.dealer_id, segment=r.segment, state="open",
-                grade=grade, action=r.action, rules_json=rules, raised_run_id=run_id,
-                last_run_id=run_id, raised_at=now)
-            session.add(record)
-            session.flush()
-            _audit(session, record.id, "raised", run_id, {"grade": grade, "action": r.action,
-                                                          "rules": list(r.rules)})
+            raised.append({"loan_id": loan_id, "dealer_id": dealer_id, "segment": segment,
+                           "state": "open", "grade": grade, "action": action,
+                           "rules_json": text, "raised_run_id": run_id, "last_run_id": run_id,
+                           "raised_at": now})
         elif grade >= ALERT_GRADE and alert is not None:
-            if (alert.grade, alert.action, alert.rules_json) != (grade, r.action, rules):
-                _audit(session, alert.id, "changed", run_id, {
-                    "grade": [alert.grade, grade], "action": [alert.action, r.action]})
-            alert.grade, alert.action, alert.rules_json = grade, r.action, rules
-            alert.last_run_id = run_id
+            if (alert.grade, alert.action, alert.rules_json) != (grade, action, text):
+                trail.append(_trail(alert.id, "changed", run_id, now, {
+                    "grade": [alert.grade, grade], "action": [alert.action, action]}))
+            kept.append({"alert_id": alert.id, "grade": grade, "action": action,
+                         "rules_json": text, "last_run_id": run_id})
         elif alert is not None:
-            _clear(session, alert, run_id, now, "graded 1")
-    for loan_id, alert in live.items():
-        if loan_id not in seen:  # closed, written off, or no longer in the book
-            _clear(session, alert, run_id, now, "no longer an active loan")
+            cleared.append((alert.id, "graded 1"))
+    seen = set(book["loan_id"])
+    cleared += [(a.id, "no longer an active loan") for loan_id, a in live.items()
+                if loan_id not in seen]
+    conn = session.connection()
+    if raised:
+        conn.execute(insert(alerts), raised)
+        new = conn.execute(select(alerts.c.id, alerts.c.grade, alerts.c.action,
+                                  alerts.c.rules_json)
+                           .where(alerts.c.raised_run_id == run_id, alerts.c.state == "open"))
+        trail += [_trail(r.id, "raised", run_id, now, {"grade": r.grade, "action": r.action,
+                                                       "rules": json.loads(r.rules_json)})
+                  for r in new]
+    if kept:
+        conn.execute(update(alerts).where(alerts.c.id == bindparam("alert_id")).values(
+            grade=bindparam("grade"), action=bindparam("action"),
+            rules_json=bindparam("rules_json"), last_run_id=bindparam("last_run_id")), kept)
+    if cleared:
+        conn.execute(update(alerts).where(alerts.c.id == bindparam("alert_id")).values(
+            state="cleared", cleared_run_id=run_id, cleared_at=now),
+            [{"alert_id": alert_id} for alert_id, _ in cleared])
+        trail += [_trail(alert_id, "cleared", run_id, now, {"why": why})
+                  for alert_id, why in cleared]
+    if trail:
+        conn.execute(insert(audit), trail)
 
 
-def _clear(session: Session, alert: MonitoringAlertRecord, run_id: str, now: dt.datetime,
-           why: str) -> None:
-    alert.state, alert.cleared_run_id, alert.cleared_at = "cleared", run_id, now
-    _audit(session, alert.id, "cleared", run_id, {"why": why})
+def _trail(alert_id: int, action: str, run_id: str, now: dt.datetime,
+           detail: dict[str, Any]) -> dict[str, Any]:
+    return {"alert_id": alert_id, "at": now, "action": action, "actor": "monitor",
+            "run_id": run_id, "detail_json": json.dumps(detail, ensure_ascii=False)}
 
 
 def _audit(session: Session, alert_id: int, action: str, run_id: str | None,
