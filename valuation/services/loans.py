@@ -199,11 +199,16 @@ def import_tape(session_factory: Callable[[], Session], predictor: Predictor | N
                     record.updated_at = now
                     report["updated"] += 1
         progress(min(first + CHUNK_ROWS, len(frame)), len(frame))
+    report.pop("_failed_rows", None)
     return report
 
 
 def _error(report: dict[str, Any], row: int, field: str, message: str) -> None:
-    report["failed"] += 1 if not report["errors"] or report["errors"][-1]["row"] != row else 0
+    """Report a row's error; `failed` counts rows, whatever the number of their errors."""
+    rows = report.setdefault("_failed_rows", set())
+    if row not in rows:
+        rows.add(row)
+        report["failed"] += 1
     if len(report["errors"]) < MAX_ERRORS:
         report["errors"].append({"row": row, "field": field, "message": message})
 

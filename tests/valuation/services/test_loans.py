@@ -70,11 +70,12 @@ def test_bad_rows_are_reported_by_row_and_field_and_good_rows_kept(sessions, tra
     book.loc[6, "odometer_km"], book.loc[6, "odometer_date"] = "70000", ""
     book.loc[7, "principal"] = "100.005"
     book.loc[8, "status"] = "sold"
+    book.loc[8, "term_months"] = "0"  # a second error on the same row: still one failed row
     report = loans.import_tape(sessions, trained, as_frame(book))
     got = {(e["row"], e["field"]) for e in report["errors"]}
     assert got == {(2, "dealer_id"), (3, "outstanding_balance"), (4, "funded_at"),
                    (5, "vehicle"), (6, "loan_id"), (7, "odometer_date"), (8, "principal"),
-                   (9, "status")}
+                   (9, "status"), (9, "term_months")}
     assert (report["inserted"], report["failed"]) == (2, 8)
     assert count(sessions) == 2  # rows 1 and 10: nothing half-written
     messages = {e["field"]: e["message"] for e in report["errors"]}
