@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import shutil
 import sys
@@ -86,6 +87,8 @@ def run_spark(sessions: Callable[[], Session], registry: Registry, predictor: Pr
     """Run `run_id` on Spark; the per-loan results stay under `output` as Parquet."""
     from pyspark.sql import SparkSession
 
+    # py4j announces every connection at INFO, also from finalizers after the streams closed
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     timings: dict[str, float] = {}
     as_of, ids, _, watch = monitoring.begin(sessions, run_id, policy, predictor.ref)
     name, version = predictor.ref["name"], predictor.ref["version"]
