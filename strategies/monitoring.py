@@ -352,11 +352,16 @@ def evaluate(loans: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     # the grade's own action never below what the (possibly raised) grade asks for
     grade_severity = np.array([ACTIONS.index(policy.actions[g - 1]) for g in GRADES])[grade - 1]
     severity = np.maximum(severity, grade_severity)
-    codes = np.array(list(RULES))
-    hits = np.column_stack([fired[c] for c in RULES]) if n else np.zeros((0, len(RULES)), bool)
+    # the codes of each row, from its bit pattern (a book has few distinct patterns)
+    codes = list(RULES)
+    bits = np.zeros(n, np.int64)
+    for i, code in enumerate(codes):
+        bits |= fired[code].astype(np.int64) << i
+    patterns = {int(b): [c for i, c in enumerate(codes) if int(b) >> i & 1]
+                for b in np.unique(bits)}
     return pd.DataFrame({
         "ltv_bps": ltv, "ltv_funded_bps": ltv_funded, "ltv_change_bps": ltv - ltv_funded,
         "value_change_bps": -drop, "score": score, "grade": grade.astype(np.int64),
         "action": np.array(ACTIONS)[severity],
-        "rules": [list(codes[row]) for row in hits],
+        "rules": [list(patterns[b]) for b in bits.tolist()],
     }, index=loans.index)

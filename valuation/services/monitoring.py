@@ -12,6 +12,7 @@ car's own observed rate since funding, else at the market's median yearly distan
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import math
@@ -86,28 +87,34 @@ def revalue(loans: pd.DataFrame, predictor: Predictor, policy: Policy, as_of: dt
     LTV and changes (basis points), score, grade, action and rule codes; `error` for a loan
     whose car cannot be valued (the others go on)."""
     km_year = float(predictor.profile["median_km_per_year"])
-    now = [json.loads(v) for v in loans["vehicle_json"]]
-    then = [json.loads(v) for v in loans["funded_vehicle_json"]]
-    funded_at = [_day(d) for d in loans["funded_at"]]
+    texts_now = loans["vehicle_json"].tolist()
+    now = [json.loads(v) for v in texts_now]
+    # the car at funding: decoded only where the record changed since (most loans: never)
+    then = [car if text == funded else json.loads(funded) for car, text, funded in zip(
+        now, texts_now, loans["funded_vehicle_json"].tolist(), strict=True)]
+    funded_at = [_day(d) for d in loans["funded_at"].tolist()]
     cars = pd.DataFrame(now)
     cars["mileage_km"] = [
         carried_mileage(float(t["mileage_km"]), f, _number(o), _date(od), as_of, km_year)
-        for t, f, o, od in zip(then, funded_at, loans["odometer_km"], loans["odometer_date"],
-                               strict=True)]
+        for t, f, o, od in zip(then, funded_at, loans["odometer_km"].tolist(),
+                               loans["odometer_date"].tolist(), strict=True)]
     cars["valuation_date"] = str(as_of)
     pred = predictor.predict(cars.reset_index(drop=True), today=max(as_of, clock.today()))
     errors = pred["error"].to_numpy(object)
     ok = np.array([e is None for e in errors])
-    value = np.array([_whole(v) if good else 0 for v, good in zip(pred["value"], ok,
+    value = np.array([_whole(v) if good else 0 for v, good in zip(pred["value"].tolist(), ok,
                                                                    strict=True)], np.int64)
-    low = np.array([_whole(v) if good else 0 for v, good in zip(pred["value_low"], ok,
+    low = np.array([_whole(v) if good else 0 for v, good in zip(pred["value_low"].tolist(), ok,
                                                                 strict=True)], np.int64)
     lending = np.minimum(low, value)
     damaged_now = np.array([_flag(c.get("flood_damage")) or _flag(c.get("fire_damage"))
                             for c in now])
-    damaged_then = np.array([_flag(c.get("flood_damage")) or _flag(c.get("fire_damage"))
-                             for c in then])
-    registered = [model_date(str(c["first_registration"])) for c in now]
+    damaged_then = np.array([d if c is t else (_flag(t.get("flood_damage"))
+                                               or _flag(t.get("fire_damage")))
+                             for c, t, d in zip(now, then, damaged_now, strict=True)])
+    registered_on: dict[str, dt.date] = {}  # a book repeats registration dates
+    registered = [registered_on.get(text) or registered_on.setdefault(text, model_date(text))
+                  for text in (str(c["first_registration"]) for c in now)]
     inputs = pd.DataFrame({
         "principal": loans["principal_fen"].to_numpy(np.int64),
         "balance": loans["balance_fen"].to_numpy(np.int64),
@@ -124,10 +131,7 @@ def revalue(loans: pd.DataFrame, predictor: Predictor, policy: Policy, as_of: dt
         "confidence_level": pred["confidence_level"].to_numpy(object),
     })
     graded = evaluate(inputs, policy)
-    segments = [vehicle_facts(False, str(c.get("energy_type")), c.get("usage") or None,
-                              r, float(m), f).segment
-                for c, r, m, f in zip(now, registered, cars["mileage_km"], funded_at,
-                                      strict=True)]
+    segments = [_segment(str(c.get("energy_type")), c.get("usage") or None) for c in now]
     out = pd.DataFrame({
         "loan_id": loans["loan_id"].to_numpy(object), "dealer_id": loans["dealer_id"].to_numpy(
             object), "segment": segments, "balance_fen": inputs["balance"].to_numpy(),
@@ -143,6 +147,14 @@ def revalue(loans: pd.DataFrame, predictor: Predictor, policy: Policy, as_of: dt
     out.loc[bad, "rules"] = pd.Series([[] for _ in range(int(bad.sum()))],
                                       index=out.index[bad], dtype=object)
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _segment(energy_type: str, usage: str | None) -> str:
+    """The loan's segment: a funded car is not new; commercial by its usage (unknown usage
+    counts as commercial, as in credit decisions)."""
+    return vehicle_facts(False, energy_type, usage, dt.date(2000, 1, 1), 0.0,
+                         dt.date(2000, 1, 1)).segment
 
 
 def _date(value: Any) -> dt.date | None:
