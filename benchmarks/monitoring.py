@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
 import subprocess
 import sys
@@ -35,6 +34,7 @@ def load_book(url: str, loans: int, predictor: Any) -> float:
     """A synthetic book in `url`; returns the seconds it took."""
     from valuation.model.record import NAMES
     from valuation.services import demo_loans
+    from valuation.services.valuations import whole_units
     from valuation.store import db
     from valuation.store.tables import DealerRecord, LoanRecord, core, utcnow
 
@@ -44,9 +44,8 @@ def load_book(url: str, loans: int, predictor: Any) -> float:
     cars = tape[[c for c in NAMES if c in tape.columns]].copy()
     cars["valuation_date"] = tape["funded_at"]
     pred = predictor.predict(cars, today=AS_OF)
-    whole = [int(math.copysign(math.floor(abs(v) + 0.5), v)) for v in pred["value"]]
-    low = [min(int(math.copysign(math.floor(abs(v) + 0.5), v)), w)
-           for v, w in zip(pred["value_low"], whole, strict=True)]
+    whole = [whole_units(v) for v in pred["value"]]
+    low = [min(whole_units(v), w) for v, w in zip(pred["value_low"], whole, strict=True)]
     records = cars.drop(columns=["valuation_date"]).to_dict("records")
     engine = db.make_engine(url)
     now = utcnow()

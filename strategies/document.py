@@ -161,6 +161,11 @@ def bps(ratio: Decimal) -> int:
     return int((ratio * 10_000).to_integral_value())
 
 
+def ratio_text(bps_value: int) -> str:
+    """Whole basis points back as a ratio text with 4 decimals ("0.5833", "0.0000")."""
+    return str((Decimal(int(bps_value)) / 10_000).quantize(Decimal("0.0001")))
+
+
 def canonical_json(data: Any) -> str:
     """One text per value: sorted keys, no spaces, decimals and dates as strings."""
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),

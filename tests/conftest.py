@@ -104,5 +104,16 @@ def keys(app) -> dict[str, str]:
 
 
 @pytest.fixture
+def demo_dealers(app) -> None:  # type: ignore[no-untyped-def]
+    """The demo loan book's dealers D1-D20 (D2 in the watched tier T3, the others T1)."""
+    from valuation.services.demo_loans import DEALERS
+    from valuation.store.tables import DealerRecord
+
+    with db.session_for(app) as session, session.begin():
+        for dealer in DEALERS:
+            session.merge(DealerRecord(id=dealer, name="", tier="T3" if dealer == "D2" else "T1"))
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()

@@ -78,6 +78,12 @@ FIELD_BY_NAME = {f.name: f for f in FIELDS}
 NAMES = tuple(f.name for f in FIELDS)
 
 _TRUE = {"true", "1", "yes", "y", "t"}
+
+
+def is_true(value: object) -> bool:
+    """A stored or typed flag (True, "true", "1", "yes", ...) as a bool; anything else False."""
+    return str(value).strip().lower() in _TRUE
+
 _FALSE = {"false", "0", "no", "n", "f"}
 
 

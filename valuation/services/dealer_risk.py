@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from strategies.document import ratio_text
 from strategies.monitoring import CHANNEL_DRIVERS, CHANNEL_INDICATORS, channel_scores
 
 from .. import clock
@@ -25,7 +26,7 @@ from ..store.tables import (
     DealerTierChangeRecord,
     LoanRecord,
     MonitoringAlertRecord,
-    aware,
+    iso,
     utcnow,
 )
 from . import strategy_store
@@ -93,11 +94,6 @@ def metrics(session: Session, as_of: dt.date, window_days: int) -> pd.DataFrame:
     return frame.drop(columns=["gaps"])
 
 
-def _ratio(bps: int) -> str:
-    """Basis points as a ratio with 4 decimals ("0.5833", "0.0000")."""
-    return str((Decimal(int(bps)) / 10_000).quantize(Decimal("0.0001")))
-
-
 def risk(session: Session, as_of: dt.date | None = None, sort: str = "score"
          ) -> dict[str, Any]:
     """Every dealer's channel risk under the active monitoring policy."""
@@ -125,7 +121,7 @@ def _item(row: Any, scored: Any, tier: str | None) -> dict[str, Any]:
     score = None if pd.isna(scored.score) else int(scored.score)
     return {"dealer_id": row.dealer_id, "tier": tier, "applications": int(row.applications),
             "loans": int(row.loans), "loans_in_alert": int(row.in_alert),
-            **{name: _ratio(getattr(row, name)) for name in CHANNEL_INDICATORS},
+            **{name: ratio_text(getattr(row, name)) for name in CHANNEL_INDICATORS},
             "score": score, "proposed_tier": scored.proposed_tier,
             "drivers": [{"code": d, **CHANNEL_DRIVERS[d]} for d in scored.drivers]}
 
@@ -195,8 +191,7 @@ def change_body(change: DealerTierChangeRecord) -> dict[str, Any]:
     return {"id": change.id, "dealer_id": change.dealer_id, "from_tier": change.from_tier,
             "to_tier": change.to_tier, "state": change.state,
             "proposed_by": change.proposed_by,
-            "proposed_at": aware(change.proposed_at).isoformat(timespec="seconds"),
+            "proposed_at": iso(change.proposed_at),
             "comment": change.comment, "decided_by": change.decided_by,
-            "decided_at": aware(change.decided_at).isoformat(timespec="seconds")
-            if change.decided_at else None, "decision_comment": change.decision_comment,
+            "decided_at": iso(change.decided_at), "decision_comment": change.decision_comment,
             "risk": json.loads(change.reason_json)}

@@ -24,7 +24,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strategies.document import MAX_MONEY
+from strategies.document import MAX_MONEY, ratio_text
 
 from .. import clock
 from ..errors import DataError, NotFound, ServiceUnavailable
@@ -38,6 +38,7 @@ from ..store.tables import (
     ValuationRecord,
     utcnow,
 )
+from .valuations import whole_units
 
 STATUSES = ("active", "closed", "written_off")
 REQUIRED = ("loan_id", "dealer_id", "funded_at", "principal", "term_months", "annual_rate",
@@ -283,9 +284,9 @@ def _valued_at_funding(predictor: Predictor, chunk: pd.DataFrame, need: list[int
             _error(report, first + i + 1, "vehicle", str(message))
             continue
         record = {k: _plain(v) for k, v in cars.iloc[j].items() if k != "valuation_date"}
-        retail = _whole(pred["value"].iloc[j])
+        retail = whole_units(pred["value"].iloc[j])
         out[i] = ({k: v for k, v in record.items() if v is not None}, retail,
-                  min(_whole(pred["value_low"].iloc[j]), retail))
+                  min(whole_units(pred["value_low"].iloc[j]), retail))
     return out
 
 
@@ -307,11 +308,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _whole(x: float) -> int:
-    """Whole currency units, half away from zero (as valuations round)."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
-
-
 def money(fen: int) -> str:
     """Fen as a decimal text with 2 places (what the API shows)."""
     sign = "-" if fen < 0 else ""
@@ -319,8 +315,7 @@ def money(fen: int) -> str:
 
 
 def _bps(value: int | None) -> str | None:
-    """Basis points as a ratio text ("0.8123"), None when absent."""
-    return None if value is None else str((Decimal(value) / 10_000).quantize(Decimal("0.0001")))
+    return None if value is None else ratio_text(value)
 
 
 def get(session: Session, loan_id: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from strategies.monitoring import RULES, Policy, evaluate
 from .. import clock
 from ..errors import InvalidInput, NotFound
 from ..model.predictor import Predictor
-from ..model.record import MAX_MILEAGE_KM, NEV_ENERGY, model_date
+from ..model.record import MAX_MILEAGE_KM, NEV_ENERGY, is_true, model_date
 from ..store.tables import (
     DealerRecord,
     LoanRecord,
@@ -41,11 +41,12 @@ from ..store.tables import (
     MonitoringAlertRecord,
     MonitoringAuditRecord,
     MonitoringRunRecord,
-    aware,
     core,
+    iso,
     utcnow,
 )
 from . import strategy_store
+from .valuations import whole_units
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +54,13 @@ ENGINES = ("pandas", "spark")
 ALERT_GRADE = 2  # a loan graded this or worse is in alert
 CHUNK_LOANS = 20_000
 LTV_BINS = (0, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000)  # basis points
-_TRUE = {"true", "1", "yes", "y", "t"}
 LOAN_COLUMNS = ("loan_id", "dealer_id", "funded_at", "principal_fen", "balance_fen",
                 "days_past_due", "odometer_km", "odometer_date", "vehicle_json",
                 "funded_vehicle_json", "funded_value", "funded_lending")
 
 
 def _flag(value: Any) -> bool:
-    return str(value).strip().lower() in _TRUE
-
-
-def _whole(x: float) -> int:
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+    return is_true(value)
 
 
 def carried_mileage(funded_km: float, funded_at: dt.date, odometer_km: float | None,
@@ -102,9 +98,9 @@ def revalue(loans: pd.DataFrame, predictor: Predictor, policy: Policy, as_of: dt
     pred = predictor.predict(cars.reset_index(drop=True), today=max(as_of, clock.today()))
     errors = pred["error"].to_numpy(object)
     ok = np.array([e is None for e in errors])
-    value = np.array([_whole(v) if good else 0 for v, good in zip(pred["value"].tolist(), ok,
+    value = np.array([whole_units(v) if good else 0 for v, good in zip(pred["value"].tolist(), ok,
                                                                    strict=True)], np.int64)
-    low = np.array([_whole(v) if good else 0 for v, good in zip(pred["value_low"].tolist(), ok,
+    low = np.array([whole_units(v) if good else 0 for v, good in zip(pred["value_low"].tolist(), ok,
                                                                 strict=True)], np.int64)
     lending = np.minimum(low, value)
     damaged_now = np.array([_flag(c.get("flood_damage")) or _flag(c.get("fire_damage"))
@@ -216,16 +212,13 @@ def claim_run(session: Session, worker: str, stale_seconds: float = 120.0) -> st
 
 def run_body(run: MonitoringRunRecord) -> dict[str, Any]:
     """A run's state, progress, timings and summary (the API's answer)."""
-    def when(moment: dt.datetime | None) -> str | None:
-        return aware(moment).isoformat(timespec="seconds") if moment else None
-
     return {"id": run.id, "as_of": str(run.as_of), "engine": run.engine, "state": run.state,
             "requested_by": run.requested_by, "loans": run.loans_total,
             "done": run.loans_done, "failed": run.loans_failed,
             "progress": round(run.loans_done / run.loans_total, 4) if run.loans_total else (
                 1.0 if run.state == "done" else 0.0),
-            "created_at": when(run.created_at), "started_at": when(run.started_at),
-            "finished_at": when(run.finished_at),
+            "created_at": iso(run.created_at), "started_at": iso(run.started_at),
+            "finished_at": iso(run.finished_at),
             "model": {"name": run.model_name, "version": run.model_version}
             if run.model_name else None, "policy_hash": run.policy_hash,
             "timings": json.loads(run.timings_json) if run.timings_json else None,
@@ -581,5 +574,5 @@ def alert_body(alert: MonitoringAlertRecord) -> dict[str, Any]:
             "rules": [{"code": c, **RULES[c]} for c in rules],
             "raised_run_id": alert.raised_run_id, "last_run_id": alert.last_run_id,
             "cleared_run_id": alert.cleared_run_id,
-            "raised_at": aware(alert.raised_at).isoformat(timespec="seconds"),
+            "raised_at": iso(alert.raised_at),
             "acknowledged_by": alert.acknowledged_by, "comment": alert.comment}

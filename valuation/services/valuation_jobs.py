@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput, NotFound
 from ..model.predictor import Predictor
-from ..store.tables import ValuationJobRecord, ValuationJobRowRecord, aware, core, utcnow
+from ..store.tables import ValuationJobRecord, ValuationJobRowRecord, core, iso, utcnow
 from . import valuations
 from .keys import Principal
 
@@ -71,16 +71,12 @@ def _visible(session: Session, principal: Principal, job_id: str) -> ValuationJo
     return job
 
 
-def _when(moment: dt.datetime | None) -> str | None:
-    return aware(moment).isoformat(timespec="seconds") if moment is not None else None
-
-
 def status_of(job: ValuationJobRecord) -> dict[str, Any]:
     return {"id": job.id, "state": job.state, "rows": job.rows_total, "done": job.rows_done,
             "failed": job.rows_failed,
             "progress": round(job.rows_done / job.rows_total, 4) if job.rows_total else 1.0,
-            "created_at": _when(job.created_at), "started_at": _when(job.started_at),
-            "finished_at": _when(job.finished_at), "error": job.error}
+            "created_at": iso(job.created_at), "started_at": iso(job.started_at),
+            "finished_at": iso(job.finished_at), "error": job.error}
 
 
 def status(session: Session, principal: Principal, job_id: str) -> dict[str, Any]:

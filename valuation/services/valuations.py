@@ -25,7 +25,7 @@ MAX_JSON_BATCH = 1_000
 MAX_CSV_BATCH = 50_000
 
 
-def _money(x: float) -> int:
+def whole_units(x: float) -> int:
     """Whole currency units, half away from zero (the rounding every response uses, as
     `explain.compose` does for the breakdown)."""
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
@@ -36,7 +36,7 @@ def _body(predictor: Predictor, valuation_date: dt.date, value_low: float, value
           parts: dict[str, Any], future: list[float]) -> dict[str, Any]:
     """The valuation body (without id): retail is the breakdown's rounded total."""
     retail = parts["total"]
-    low, high = min(_money(value_low), retail), max(_money(value_high), retail)
+    low, high = min(whole_units(value_low), retail), max(whole_units(value_high), retail)
     return {
         "valuation_date": str(valuation_date),
         "currency": predictor.card["currency"],
@@ -45,7 +45,7 @@ def _body(predictor: Predictor, valuation_date: dt.date, value_low: float, value
         "confidence": {"score": round(float(confidence), 3), "level": level,
                        "reasons": list(reasons)},
         "breakdown": {"base": parts["base"], "adjustments": parts["adjustments"]},
-        "residuals": [{"months": m, "value": min(_money(v), retail)}
+        "residuals": [{"months": m, "value": min(whole_units(v), retail)}
                       for m, v in zip(explain.RESIDUAL_MONTHS, future, strict=True)],
         "warnings": list(warnings),
     }

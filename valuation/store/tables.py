@@ -30,6 +30,11 @@ def aware(moment: dt.datetime | None) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def iso(moment: dt.datetime | None) -> str | None:
+    """A stored moment as ISO text to the second (UTC), None when absent."""
+    return None if moment is None else aware(moment).isoformat(timespec="seconds")
+
+
 class Base(DeclarativeBase):
     pass
 

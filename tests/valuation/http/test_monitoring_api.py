@@ -5,7 +5,6 @@ import io
 
 from strategies.monitoring import default_policy
 from valuation.services import demo_loans, monitoring
-from valuation.store.tables import DealerRecord
 
 
 def loans_json(n: int) -> list[dict]:
@@ -14,10 +13,7 @@ def loans_json(n: int) -> list[dict]:
     return tape.to_dict("records")
 
 
-def test_loans_runs_and_alerts(app, client, keys, trained) -> None:
-    with app.extensions["db_sessions"]() as session, session.begin():
-        for dealer in demo_loans.DEALERS:
-            session.merge(DealerRecord(id=dealer, name=""))
+def test_loans_runs_and_alerts(app, client, keys, trained, demo_dealers) -> None:
     rows = loans_json(8)
     rows[0]["days_past_due"] = 90  # 50 points: grade 3 at least, an alert
     rows[0]["status"] = rows[2]["status"] = "active"

@@ -11,7 +11,6 @@ from strategies.monitoring import DEFAULT_PATH
 from valuation.services import demo_loans, loans, monitoring
 from valuation.services import keys as api_keys
 from valuation.store import db
-from valuation.store.tables import DealerRecord
 
 POLICY = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
 BASE = "/v1/strategies/monitoring"
@@ -34,7 +33,8 @@ def same_person(app) -> tuple[dict, dict]:
 
 def test_a_policy_change_needs_another_person_and_then_grades_the_runs(app, client, keys,
                                                                       trained,
-                                                                      same_person) -> None:
+                                                                      same_person, demo_dealers
+                                                                      ) -> None:
     maker, self_checker = same_person
     strict = copy.deepcopy(POLICY)
     strict["weak"]["days_past_due"][0]["points"] = 20  # one day late: grade 2 (watch)
@@ -53,9 +53,6 @@ def test_a_policy_change_needs_another_person_and_then_grades_the_runs(app, clie
     assert step(client, keys["pricing_approver"], version, "activate").status_code == 200
 
     sessions = app.extensions["db_sessions"]
-    with sessions() as session, session.begin():
-        for dealer in demo_loans.DEALERS:
-            session.merge(DealerRecord(id=dealer, name=""))
     tape = demo_loans.generate(10, seed=5).assign(status="active", days_past_due=0)
     tape.loc[0, "days_past_due"] = 3
     loans.import_tape(sessions, trained, loans.read_tape(tape.to_csv(index=False).encode(),

@@ -1,13 +1,13 @@
 """One rounding rule for every amount a customer sees: whole currency units, half away from
-zero, in the breakdown (`explain.compose`) and in the value, range and residuals (`_money`)."""
+zero, in the breakdown (`explain.compose`) and in the value, range and residuals (`whole_units`)."""
 import numpy as np
 
 from valuation.model import explain
-from valuation.services.valuations import _money
+from valuation.services.valuations import whole_units
 
 
 def test_money_rounds_half_away_from_zero() -> None:
-    assert [_money(x) for x in (0.5, 1.5, 2.5, 2.4999, -0.5, -2.5, 0.0, 99_999.5)] == \
+    assert [whole_units(x) for x in (0.5, 1.5, 2.5, 2.4999, -0.5, -2.5, 0.0, 99_999.5)] == \
         [1, 2, 3, 2, -1, -3, 0, 100_000]
 
 

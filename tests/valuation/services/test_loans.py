@@ -11,16 +11,13 @@ from sqlalchemy import func, select
 
 from valuation.errors import DataError
 from valuation.services import demo_loans, loans
-from valuation.store.tables import DealerRecord, LoanRecord
+from valuation.store.tables import LoanRecord
 
 AS_OF = dt.date(2026, 6, 30)
 
 
 @pytest.fixture
-def sessions(app):
-    with app.extensions["db_sessions"]() as session, session.begin():
-        for dealer in demo_loans.DEALERS:
-            session.add(DealerRecord(id=dealer, name="", tier="T3" if dealer == "D2" else "T1"))
+def sessions(app, demo_dealers):
     return app.extensions["db_sessions"]
 
 

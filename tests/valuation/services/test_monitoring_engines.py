@@ -11,7 +11,7 @@ from sqlalchemy import select
 from valuation.model.registry import Registry
 from valuation.services import demo_loans, loans, monitoring
 from valuation.services.strategy_store import active_policy
-from valuation.store.tables import DealerRecord, LoanRevaluationRecord
+from valuation.store.tables import LoanRevaluationRecord
 
 pytest.importorskip("pyspark")
 if shutil.which("java") is None:
@@ -24,16 +24,13 @@ COMPARED = ("value", "lending", "ltv_bps", "ltv_change_bps", "value_change_bps",
 
 
 def test_pandas_and_spark_grade_the_book_identically(app, trained, model_root, tmp_path,
-                                                     database_url) -> None:
+                                                     database_url, demo_dealers) -> None:
     from valuation.services.monitoring_spark import run_spark
 
     if not database_url.startswith("sqlite"):
         pytest.skip("one database is enough: the engines, not the store, are compared")
 
     sessions = app.extensions["db_sessions"]
-    with sessions() as session, session.begin():
-        for dealer in demo_loans.DEALERS:
-            session.add(DealerRecord(id=dealer, name="", tier="T3" if dealer == "D2" else "T1"))
     tape = demo_loans.generate(5_000, seed=21, as_of=AS_OF)
     report = loans.import_tape(sessions, trained, loans.read_tape(
         tape.to_csv(index=False).encode(), "tape.csv"))

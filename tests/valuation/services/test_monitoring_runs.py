@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from strategies.monitoring import default_policy
 from valuation.services import demo_loans, loans, monitoring
 from valuation.store.tables import (
-    DealerRecord,
     LoanRecord,
     LoanRevaluationRecord,
     MonitoringAlertRecord,
@@ -39,11 +38,8 @@ def test_mileage_is_carried_forward_at_the_cars_own_rate_else_the_markets() -> N
 
 
 @pytest.fixture
-def book(app, trained):
+def book(app, trained, demo_dealers):
     sessions = app.extensions["db_sessions"]
-    with sessions() as session, session.begin():
-        for dealer in demo_loans.DEALERS:
-            session.add(DealerRecord(id=dealer, name="", tier="T3" if dealer == "D2" else "T1"))
     tape = demo_loans.generate(60, seed=9, as_of=AS_OF)
     report = loans.import_tape(sessions, trained, loans.read_tape(
         tape.to_csv(index=False).encode(), "tape.csv"))
