@@ -59,10 +59,6 @@ LOAN_COLUMNS = ("loan_id", "dealer_id", "funded_at", "principal_fen", "balance_f
                 "funded_vehicle_json", "funded_value", "funded_lending")
 
 
-def _flag(value: Any) -> bool:
-    return is_true(value)
-
-
 def carried_mileage(funded_km: float, funded_at: dt.date, odometer_km: float | None,
                     odometer_date: dt.date | None, as_of: dt.date, median_km_year: float
                     ) -> float:
@@ -103,10 +99,10 @@ def revalue(loans: pd.DataFrame, predictor: Predictor, policy: Policy, as_of: dt
     low = np.array([whole_units(v) if good else 0 for v, good in zip(pred["value_low"].tolist(), ok,
                                                                 strict=True)], np.int64)
     lending = np.minimum(low, value)
-    damaged_now = np.array([_flag(c.get("flood_damage")) or _flag(c.get("fire_damage"))
+    damaged_now = np.array([is_true(c.get("flood_damage")) or is_true(c.get("fire_damage"))
                             for c in now])
-    damaged_then = np.array([d if c is t else (_flag(t.get("flood_damage"))
-                                               or _flag(t.get("fire_damage")))
+    damaged_then = np.array([d if c is t else (is_true(t.get("flood_damage"))
+                                               or is_true(t.get("fire_damage")))
                              for c, t, d in zip(now, then, damaged_now, strict=True)])
     registered_on: dict[str, dt.date] = {}  # a book repeats registration dates
     registered = [registered_on.get(text) or registered_on.setdefault(text, model_date(text))
