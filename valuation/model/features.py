@@ -102,8 +102,7 @@ def _years(days: np.ndarray) -> np.ndarray:
 def _line_years(frame: pd.DataFrame, year: np.ndarray) -> tuple[pd.Series, pd.Series]:
     """"brand|series|year" and "brand|series|variant|year" per row, formatted once per distinct
     combination (a batch has a few hundred), None where a part is unknown."""
-    parts = [pd.factorize(frame[c].to_numpy(dtype=object), use_na_sentinel=True)
-             for c in ("brand", "series", "variant")]
+    parts = [_codes(frame[c]) for c in ("brand", "series", "variant")]
     year_codes, year_values = pd.factorize(year, use_na_sentinel=True)
     codes = [c for c, _ in parts] + [year_codes]
     sizes = [len(u) + 1 for _, u in parts] + [len(year_values) + 1]
@@ -127,6 +126,15 @@ def _line_years(frame: pd.DataFrame, year: np.ndarray) -> tuple[pd.Series, pd.Se
         texts_series.append(f"{line}{model_year}")
         texts_variant.append(None if v == len(variants) else f"{line}{variants[v]}|{model_year}")
     return _coded(texts_series, at, frame.index), _coded(texts_variant, at, frame.index)
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, Any]:
+    """`pd.factorize` of a column (codes, -1 where missing; distinct values), read straight
+    from a categorical's codes: the categories then may hold values no row has, which is harmless
+    to a caller that spreads per-value results by code."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), column.cat.categories.to_numpy(dtype=object)
+    return pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
 
 
 def _coded(texts: list[str | None], at: np.ndarray, index: pd.Index) -> pd.Series:
@@ -237,9 +245,8 @@ def series_keys(frame: pd.DataFrame) -> tuple[np.ndarray, list[str | None], list
     """The distinct "brand|series" keys of a frame, each row's position among them and each
     key's brand: look-ups by series are made once per key, not once per row. A row without a
     brand or a series (an invalid row) has the key None, which matches nothing."""
-    brand_at, brands = pd.factorize(frame["brand"].to_numpy(dtype=object), use_na_sentinel=True)
-    series_at, series = pd.factorize(frame["series"].to_numpy(dtype=object),
-                                     use_na_sentinel=True)
+    brand_at, brands = _codes(frame["brand"])
+    series_at, series = _codes(frame["series"])
     n_series = len(series) + 1  # the last position: missing
     brand_at = np.where(brand_at < 0, len(brands), brand_at).astype(np.int64)
     series_at = np.where(series_at < 0, len(series), series_at)
@@ -309,6 +316,12 @@ def fill_defaults(derived: pd.DataFrame, defaults: dict[str, Any],
             masks[col] = before
             filled_columns[col] = pd.Categorical.from_codes(
                 np.where(before, texts.index(value), codes), texts, validate=False)
+        elif isinstance(given.dtype, pd.BooleanDtype) and isinstance(value, bool):
+            before = given.isna().to_numpy()
+            masks[col] = before
+            filled_columns[col] = given.fillna(value).array
+        elif col in SPEC_CATEGORICAL:  # one typical text per row: categorical in and out
+            filled_columns[col], masks[col] = _fill_text(given, value)
         else:
             current = given.to_numpy(dtype=object, na_value=None)
             before = pd.isna(current)
@@ -320,6 +333,32 @@ def fill_defaults(derived: pd.DataFrame, defaults: dict[str, Any],
     out = pd.concat([derived.drop(columns=list(filled_columns)),
                      pd.DataFrame(filled_columns, index=derived.index)], axis=1)
     return out, pd.DataFrame(masks, index=derived.index)
+
+
+def _fill_text(given: pd.Series, value: np.ndarray) -> tuple[pd.Categorical, np.ndarray]:
+    """A text column filled where missing with each row's `value` (None: nothing to fill), as a
+    categorical (the breakdown's stages then copy codes, not texts), and the mask of the rows
+    filled."""
+    if isinstance(given.dtype, pd.CategoricalDtype):
+        codes = given.cat.codes.to_numpy()
+        texts = given.cat.categories.tolist()
+    else:
+        codes, distinct = pd.factorize(given.to_numpy(dtype=object, na_value=None),
+                                       use_na_sentinel=True)
+        texts = distinct.tolist()
+    before = codes < 0
+    if before.any():
+        fill_at, fill_texts = pd.factorize(value[before], use_na_sentinel=True)
+        position = {text: at for at, text in enumerate(texts)}
+        for text in fill_texts.tolist():
+            position.setdefault(text, len(texts))
+            if len(texts) < len(position):
+                texts.append(text)
+        mapped = np.array([position[t] for t in fill_texts.tolist()] + [-1], dtype=np.int64)
+        codes = codes.astype(np.int64)  # a copy: the column itself is not touched
+        codes[before] = mapped[fill_at]
+    return (pd.Categorical.from_codes(codes, texts, validate=False),
+            before & (codes >= 0))
 
 
 _SPEC_TABLES: dict[int, tuple[dict[str, Any], pd.Index, dict[str, np.ndarray]]] = {}

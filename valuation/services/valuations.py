@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput, NotFound, ServiceUnavailable
 from ..model import explain
-from ..model.predictor import Predictor
+from ..model.predictor import Predictor, collector_paused
 from ..model.record import NAMES, validate_frame
 from ..model.single import value_one
 from ..store.tables import ValuationRecord, core, utcnow
@@ -66,6 +66,7 @@ def value_car(predictor: Predictor, car: dict[str, Any], today: dt.date | None =
                  one.reasons, one.warnings, parts, one.residuals.tolist())
 
 
+@collector_paused()
 def value_cars(predictor: Predictor, cars: pd.DataFrame,
                today: dt.date | None = None) -> list[dict[str, Any]]:
     """One result per row (the vectorised path for batches): the valuation body (without id)
@@ -78,12 +79,12 @@ def value_cars(predictor: Predictor, cars: pd.DataFrame,
     if not ok.any():
         return results
     rows = completed[ok].reset_index(drop=True)
+    chosen = pred[ok]
     stage_cols = [c for c in NAMES if c != "price"]
     km_year = float(predictor.profile["median_km_per_year"])
-    parts = explain.breakdown(rows[stage_cols], predictor.point_values,
-                              predictor.profile["defaults"], km_year, _learned(predictor))
-    future = explain.residuals(rows[stage_cols], predictor.point_values, km_year)
-    chosen = pred[ok]
+    built = explain.counterfactual_rows(rows[stage_cols], predictor.profile["defaults"], km_year)
+    parts, future = explain.explained(predictor.point_values(built),
+                                      chosen["value"].to_numpy(), _learned(predictor))
     columns = zip(rows["valuation_date"].dt.date.tolist(), chosen["value_low"].tolist(),
                   chosen["value_high"].tolist(), chosen["confidence"].tolist(),
                   chosen["confidence_level"].tolist(), chosen["reasons"].tolist(),
