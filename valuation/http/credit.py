@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from .. import serving
-from ..services import credit, dealers
+from ..services import credit, dealers, permissions
 from ..services.decision_inputs import ValuationRules
 from ..store import db
 from . import metrics
@@ -33,7 +33,7 @@ def _decide(payload: dict[str, Any]) -> tuple[str, str, bool]:
 
 @credit_blp.route("")
 class CreditLimits(MethodView):
-    @require("underwriter")
+    @require(*permissions.DECIDE)
     @credit_blp.arguments(CreditLimitRequestSchema())
     @credit_blp.alt_response(201, description="the decision (200: the stored one, same body)")
     def post(self, payload: dict[str, Any]) -> Response:
@@ -53,7 +53,7 @@ class CreditLimits(MethodView):
 
 @credit_blp.route("/<decision_id>")
 class CreditLimit(MethodView):
-    @require("underwriter", "admin")
+    @require(*permissions.DECISION_READ)
     @credit_blp.alt_response(200, description="the stored decision")
     def get(self, decision_id: str) -> Response:
         """A stored decision, exactly as first returned."""
@@ -63,7 +63,7 @@ class CreditLimit(MethodView):
 
 @credit_blp.route("/<decision_id>/replay")
 class CreditLimitReplay(MethodView):
-    @require("underwriter", "admin")
+    @require(*permissions.DECISION_READ)
     @credit_blp.alt_response(200, description="identical (true/false) and the differences")
     def post(self, decision_id: str) -> Response:
         """Recompute a decision from its stored inputs with the strategy version it used."""

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..services import dealer_risk
+from ..services import dealer_risk, permissions
 from ..store import db
 from .auth import require
 from .responses import json_response
@@ -34,7 +34,7 @@ class DecisionSchema(Schema):
 
 @risk_blp.route("/risk")
 class DealersRisk(MethodView):
-    @require("underwriter", "admin")
+    @require(*permissions.DEALER_RISK)
     @risk_blp.arguments(RiskQuerySchema(), location="query")
     @risk_blp.alt_response(200, description="as_of, window_days, policy_version, dealers")
     def get(self, query: dict[str, Any]) -> Response:
@@ -45,7 +45,7 @@ class DealersRisk(MethodView):
 
 @risk_blp.route("/<dealer_id>/risk")
 class DealerRisk(MethodView):
-    @require("underwriter", "admin")
+    @require(*permissions.DEALER_RISK)
     @risk_blp.arguments(RiskQuerySchema(), location="query")
     @risk_blp.alt_response(200, description="the dealer's indicators, score, drivers, tier")
     def get(self, query: dict[str, Any], dealer_id: str) -> Response:
@@ -57,14 +57,14 @@ class DealerRisk(MethodView):
 
 @risk_blp.route("/<dealer_id>/tier-changes")
 class TierChanges(MethodView):
-    @require("underwriter", "admin")
+    @require(*permissions.DEALER_RISK)
     @risk_blp.alt_response(200, description="the dealer's tier changes, oldest first")
     def get(self, dealer_id: str) -> Response:
         """The dealer's proposed, applied and rejected tier changes."""
         with db.session() as session:
             return json_response({"changes": dealer_risk.changes(session, dealer_id)}, 200)
 
-    @require("underwriter", "admin")
+    @require(*permissions.DEALER_RISK)
     @risk_blp.arguments(ProposalSchema())
     @risk_blp.alt_response(201, description="the proposal, with the risk behind it")
     def post(self, payload: dict[str, Any], dealer_id: str) -> Response:
@@ -77,7 +77,7 @@ class TierChanges(MethodView):
 
 @risk_blp.route("/tier-changes/<int(min=1, max=2147483647):change_id>/<any(apply, reject):verb>")
 class TierChangeDecision(MethodView):
-    @require("admin")
+    @require(*permissions.DEALER_TIER_DECIDE)
     @risk_blp.arguments(DecisionSchema())
     @risk_blp.alt_response(200, description="the decided change")
     def post(self, payload: dict[str, Any], change_id: int, verb: str) -> Response:

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..services import monitoring
+from ..services import monitoring, permissions
 from ..store import db
 from .auth import require
 from .responses import json_response
@@ -40,7 +40,7 @@ class AcknowledgeSchema(Schema):
 
 @monitoring_blp.route("/runs")
 class Runs(MethodView):
-    @require("underwriter", "admin")
+    @require(*permissions.MONITORING)
     @monitoring_blp.arguments(MonitoringRunSchema())
     @monitoring_blp.alt_response(202, description="the queued run; `Location` names it")
     def post(self, payload: dict[str, Any]) -> Response:
@@ -55,7 +55,7 @@ class Runs(MethodView):
 
 @monitoring_blp.route("/runs/<run_id>")
 class Run(MethodView):
-    @require("underwriter", "admin")
+    @require(*permissions.MONITORING)
     @monitoring_blp.alt_response(200, description="state, progress, timings and summary")
     def get(self, run_id: str) -> Response:
         """A run: state (queued, running, done, failed), progress, timings and its summary
@@ -66,7 +66,7 @@ class Run(MethodView):
 
 @monitoring_blp.route("/alerts")
 class Alerts(MethodView):
-    @require("underwriter", "admin")
+    @require(*permissions.MONITORING)
     @monitoring_blp.arguments(AlertQuerySchema(), location="query")
     @monitoring_blp.alt_response(200, description="total, page, per_page, alerts")
     def get(self, query: dict[str, Any]) -> Response:
@@ -80,7 +80,7 @@ class Alerts(MethodView):
 
 @monitoring_blp.route("/alerts/<int(min=1, max=2147483647):alert_id>/acknowledge")
 class Acknowledge(MethodView):
-    @require("underwriter", "admin")
+    @require(*permissions.MONITORING)
     @monitoring_blp.arguments(AcknowledgeSchema())
     @monitoring_blp.alt_response(200, description="the alert")
     def post(self, payload: dict[str, Any], alert_id: int) -> Response:

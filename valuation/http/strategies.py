@@ -13,7 +13,15 @@ from marshmallow import Schema, fields, validate
 
 from .. import serving
 from ..errors import InvalidInput, NotFound
-from ..services import activation, application_csv, experiments, lifecycle, simulations, strategy_store
+from ..services import (
+    activation,
+    application_csv,
+    experiments,
+    lifecycle,
+    permissions,
+    simulations,
+    strategy_store,
+)
 from ..store import db
 from .auth import require
 from .responses import json_response
@@ -24,7 +32,6 @@ VERSION = validate.Range(min=1, max=MAX_VERSION)
 
 blp = Blueprint("strategies", __name__, url_prefix="/v1/strategies",
                 description="Strategy versions and their lifecycle (pricing team).")
-READERS = ("pricing_analyst", "pricing_approver", "admin")
 
 
 class CommentSchema(Schema):
@@ -73,7 +80,7 @@ def _version_response(record: Any, status: int = 200, warnings: list[str] | None
 
 @blp.route("")
 class Strategies(MethodView):
-    @require(*READERS)
+    @require(*permissions.STRATEGY_READ)
     @blp.alt_response(200, description="every strategy with its active version")
     def get(self) -> Response:
         """Every strategy name, its active version and any running experiment."""
@@ -89,7 +96,7 @@ class Strategies(MethodView):
 
 @blp.route("/<name>")
 class StrategyView(MethodView):
-    @require(*READERS)
+    @require(*permissions.STRATEGY_READ)
     @blp.alt_response(200, description="the active version and any challenger")
     def get(self, name: str) -> Response:
         """The active version (with its document) and any challenger."""
@@ -107,7 +114,7 @@ class StrategyView(MethodView):
 
 @blp.route("/<name>/versions")
 class Versions(MethodView):
-    @require("pricing_analyst")
+    @require(*permissions.STRATEGY_EDIT)
     @blp.alt_response(201, description="the new draft; ETag header")
     def post(self, name: str) -> Response:
         """A new draft from a full strategy document (JSON, or YAML with
@@ -123,7 +130,7 @@ class Versions(MethodView):
 
 @blp.route("/<name>/versions/<int(min=1, max=2147483647):version>")
 class Version(MethodView):
-    @require(*READERS)
+    @require(*permissions.STRATEGY_READ)
     @blp.alt_response(200, description="state, author, timestamps, document; ?format=yaml "
                                        "exports the document as YAML")
     def get(self, name: str, version: int) -> Response:
@@ -139,7 +146,7 @@ class Version(MethodView):
                                 headers={"ETag": lifecycle.etag(record)})
             return _version_response(record)
 
-    @require("pricing_analyst")
+    @require(*permissions.STRATEGY_EDIT)
     @blp.alt_response(200, description="the draft; new ETag")
     def put(self, name: str, version: int) -> Response:
         """Replace a draft's document; If-Match with the ETag you read (428 without, 412 if
@@ -172,7 +179,7 @@ def _transition(name: str, version: int, action: str, payload: dict[str, Any]) -
 
 @blp.route("/<name>/versions/<int(min=1, max=2147483647):version>/submit")
 class Submit(MethodView):
-    @require("pricing_analyst")
+    @require(*permissions.STRATEGY_EDIT)
     @blp.arguments(CommentSchema())
     @blp.alt_response(200, description="the version, submitted")
     def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
@@ -182,7 +189,7 @@ class Submit(MethodView):
 
 @blp.route("/<name>/versions/<int(min=1, max=2147483647):version>/approve")
 class Approve(MethodView):
-    @require("pricing_approver")
+    @require(*permissions.STRATEGY_APPROVE)
     @blp.arguments(ReviewSchema())
     @blp.alt_response(200, description="the version, approved")
     def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
@@ -193,7 +200,7 @@ class Approve(MethodView):
 
 @blp.route("/<name>/versions/<int(min=1, max=2147483647):version>/activate")
 class Activate(MethodView):
-    @require("pricing_approver")
+    @require(*permissions.STRATEGY_APPROVE)
     @blp.arguments(ActivateSchema())
     @blp.alt_response(200, description="the version, active (or scheduled)")
     def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
@@ -204,7 +211,7 @@ class Activate(MethodView):
 
 @blp.route("/<name>/versions/<int(min=1, max=2147483647):version>/cancel-schedule")
 class CancelSchedule(MethodView):
-    @require("pricing_approver")
+    @require(*permissions.STRATEGY_APPROVE)
     @blp.arguments(CommentSchema())
     @blp.alt_response(200, description="the version, approved again")
     def post(self, payload: dict[str, Any], name: str, version: int) -> Response:
@@ -214,7 +221,7 @@ class CancelSchedule(MethodView):
 
 @blp.route("/<name>/rollback")
 class Rollback(MethodView):
-    @require("pricing_approver")
+    @require(*permissions.STRATEGY_APPROVE)
     @blp.arguments(RollbackSchema())
     @blp.alt_response(200, description="the re-activated version")
     def post(self, payload: dict[str, Any], name: str) -> Response:
@@ -228,7 +235,7 @@ class Rollback(MethodView):
 
 @blp.route("/<name>/diff")
 class Diff(MethodView):
-    @require(*READERS)
+    @require(*permissions.STRATEGY_READ)
     @blp.arguments(DiffQuerySchema(), location="query")
     @blp.alt_response(200, description="cell-level changes")
     def get(self, query: dict[str, Any], name: str) -> Response:
@@ -244,7 +251,7 @@ class Diff(MethodView):
 
 @blp.route("/<name>/audit")
 class Audit(MethodView):
-    @require(*READERS)
+    @require(*permissions.STRATEGY_READ)
     @blp.alt_response(200, description="the append-only audit log")
     def get(self, name: str) -> Response:
         """Who did what, when, why, with the diff."""
@@ -254,7 +261,7 @@ class Audit(MethodView):
 
 @blp.route("/<name>/simulations")
 class Simulations(MethodView):
-    @require("pricing_analyst", "pricing_approver")
+    @require(*permissions.SIMULATE)
     @blp.alt_response(201, description="the simulation report")
     def post(self, name: str) -> Response:
         """Simulate a candidate version against the active one over stored decisions
@@ -283,7 +290,7 @@ class Simulations(MethodView):
 
 @blp.route("/<name>/simulations/<sim_id>")
 class Simulation(MethodView):
-    @require("pricing_analyst", "pricing_approver")
+    @require(*permissions.SIMULATE)
     @blp.alt_response(200, description="the stored report")
     def get(self, name: str, sim_id: str) -> Response:
         """A stored simulation report."""
@@ -291,9 +298,29 @@ class Simulation(MethodView):
             return json_response(simulations.get(session, name, sim_id))
 
 
+class ChangesQuerySchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(
+        min=1, max=simulations.PER_PAGE_MAX))
+    outcome_changed = fields.Boolean(load_default=False)
+
+
+@blp.route("/<name>/simulations/<sim_id>/changes")
+class SimulationChanges(MethodView):
+    @require(*permissions.SIMULATE)
+    @blp.arguments(ChangesQuerySchema(), location="query")
+    @blp.alt_response(200, description="total, page, per_page, changes")
+    def get(self, query: dict[str, Any], name: str, sim_id: str) -> Response:
+        """The applications whose decision the simulation changed, a page at a time."""
+        with db.session() as session:
+            return json_response(simulations.changes(
+                session, name, sim_id, query["page"], query["per_page"],
+                query["outcome_changed"]))
+
+
 @blp.route("/<name>/experiment")
 class Experiment(MethodView):
-    @require("pricing_approver")
+    @require(*permissions.EXPERIMENT_RUN)
     @blp.arguments(ExperimentSchema())
     @blp.alt_response(200, description="the running experiment")
     def put(self, payload: dict[str, Any], name: str) -> Response:
@@ -303,7 +330,7 @@ class Experiment(MethodView):
                                        payload["share_pct"], payload["mode"], payload["salt"])
             return json_response(experiments.body(record))
 
-    @require("pricing_approver")
+    @require(*permissions.EXPERIMENT_RUN)
     @blp.alt_response(204, description="ended")
     def delete(self, name: str) -> Response:
         """End the running experiment."""
@@ -314,7 +341,7 @@ class Experiment(MethodView):
 
 @blp.route("/<name>/experiment/report")
 class ExperimentReport(MethodView):
-    @require("pricing_analyst", "pricing_approver")
+    @require(*permissions.EXPERIMENT_READ)
     @blp.alt_response(200, description="per arm: approve rate, mean limit, price-capped share")
     def get(self, name: str) -> Response:
         """The running experiment's results so far, per arm."""

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from limits import parse as parse_limit
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Unauthorized, ValuationError
@@ -156,9 +156,44 @@ def authenticate(conn: Session | Connection, header: str | None, server_secret: 
                          .values(digest=digest, digest_key=current))
     if not valid:
         raise Unauthorized("invalid or revoked API key")
+    return _principal(row)
+
+
+def _principal(row: Row) -> Principal:
     return Principal(name=row.name, role=row.role, prefix=row.prefix, dealer_id=row.dealer_id,
                      rate_limit=row.rate_limit,
                      expires_at=aware(row.expires_at) if row.expires_at is not None else None)
+
+
+def session_token(principal_digest: str, server_secret: bytes) -> str:
+    """What a console session cookie holds for its key: an HMAC of the key's stored digest (never
+    the key, nor the digest the database holds), so that a cookie is checked against the key's
+    current row on every request."""
+    return hmac.new(server_secret, b"console-session:" + principal_digest.encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def sign_in(conn: Session | Connection, key: str, server_secret: bytes
+            ) -> tuple[Principal, str]:
+    """A pasted API key checked as a request's would be: its principal and the session token
+    (`session_token`) the console keeps; 401 for an invalid, revoked or expired key."""
+    principal = authenticate(conn, f"Bearer {key.strip()}", server_secret)
+    return principal, session_token(keyed_digest(key.strip(), server_secret), server_secret)
+
+
+def session_principal(conn: Session | Connection, prefix: str, token: str,
+                      server_secret: bytes) -> Principal:
+    """The principal of a console session (`sign_in`'s prefix and token), or 401: a key revoked,
+    expired or re-issued since signing in ends its sessions at the next request."""
+    row = conn.execute(_LOOKUP, {"prefix": prefix}).first()
+    if row is None or row.revoked_at is not None or row.digest is None \
+            or row.digest_key != secret_id(server_secret):
+        raise Unauthorized("the session's API key is no longer valid; sign in again")
+    if row.expires_at is not None and aware(row.expires_at) <= utcnow():
+        raise Unauthorized("the session's API key has expired; sign in again")
+    if not hmac.compare_digest(session_token(row.digest, server_secret), token):
+        raise Unauthorized("invalid session; sign in again")
+    return _principal(row)
 
 
 _TOUCH = update(_KEYS).where(_KEYS.c.prefix == bindparam("key_prefix")).values(

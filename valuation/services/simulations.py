@@ -10,15 +10,15 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from strategies.engine import ApplicationError
 from strategies.frame import COLUMNS
-from strategies.simulation import compare
+from strategies.simulation import CHANGED_COLUMNS, compare_frames
 
 from ..errors import InvalidInput, NotFound
-from ..store.tables import CreditDecisionRecord, SimulationRecord
+from ..store.tables import CreditDecisionRecord, SimulationChangeRecord, SimulationRecord, core
 from . import activation, lifecycle
 from .keys import Principal
 from .strategy_store import strategy_of
@@ -64,7 +64,8 @@ def run(session: Session, principal: Principal, name: str, candidate: int,
         raise InvalidInput("no applications to simulate", errors={"json": {"_schema": [
             "no applications in the range or file"]}})
     try:
-        report = compare(applications, strategy_of(base_record), strategy_of(cand_record), ids)
+        report, changed = compare_frames(applications, strategy_of(base_record),
+                                         strategy_of(cand_record), ids)
     except ApplicationError as exc:
         raise InvalidInput(exc.message, errors={"json": {exc.field: [exc.message]}}) from exc
     sim_id = str(uuid.uuid4())
@@ -73,7 +74,36 @@ def run(session: Session, principal: Principal, name: str, candidate: int,
     session.add(SimulationRecord(id=sim_id, name=name, candidate_version=candidate,
                                  baseline_version=base_record.version, actor=principal.name,
                                  report_json=json.dumps(body, ensure_ascii=False, default=str)))
+    session.flush()  # the report row first: its changes refer to it
+    if len(changed):
+        rows = changed.assign(simulation_id=sim_id).to_dict("records")
+        session.execute(insert(core(SimulationChangeRecord)), [
+            {k: (int(v) if k in _INTEGERS else v) for k, v in row.items()} for row in rows])
     return body
+
+
+_INTEGERS = ("seq", "base_limit", "candidate_limit")
+PER_PAGE_MAX = 200
+
+
+def changes(session: Session, name: str, sim_id: str, page: int = 1, per_page: int = 50,
+            outcome_changed_only: bool = False) -> dict[str, Any]:
+    """One page of the applications whose decision the simulation changed, in application
+    order: the page is read with LIMIT/OFFSET, never the whole list."""
+    record = session.get(SimulationRecord, sim_id)
+    if record is None or record.name != name:
+        raise NotFound(f"no simulation {sim_id} for {name}")
+    table = core(SimulationChangeRecord)
+    where = [table.c.simulation_id == sim_id]
+    if outcome_changed_only:
+        where.append(table.c.base_outcome != table.c.candidate_outcome)
+    total = session.scalar(select(func.count()).select_from(table).where(*where)) or 0
+    per_page = max(1, min(per_page, PER_PAGE_MAX))
+    rows = session.execute(select(*[table.c[c] for c in CHANGED_COLUMNS]).where(*where)
+                           .order_by(table.c.seq).limit(per_page)
+                           .offset((max(page, 1) - 1) * per_page)).mappings().all()
+    return {"id": sim_id, "total": int(total), "page": max(page, 1), "per_page": per_page,
+            "changes": [dict(r) for r in rows]}
 
 
 def get(session: Session, name: str, sim_id: str) -> str:

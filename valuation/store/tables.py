@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -243,6 +244,25 @@ class SimulationRecord(Base):
     actor: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     report_json: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class SimulationChangeRecord(Base):
+    """One application whose decision a simulation changed (outcome or final limit): the
+    report's pages of changed decisions are read from here, never from the report itself."""
+
+    __tablename__ = "strategy_simulation_changes"
+    __table_args__ = (PrimaryKeyConstraint("simulation_id", "seq"),)
+
+    simulation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("strategy_simulations.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # the application's position in the simulation
+    application_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    segment: Mapped[str] = mapped_column(String(32), nullable=False)
+    customer_tier: Mapped[str] = mapped_column(String(16), nullable=False)
+    base_outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    base_limit: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    candidate_outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    candidate_limit: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class LoanRecord(Base):

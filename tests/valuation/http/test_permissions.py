@@ -57,6 +57,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", f"{S}/audit"): READERS,
     ("POST", f"{S}/simulations"): {"pricing_analyst", "pricing_approver"},
     ("GET", f"{S}/simulations/<sim_id>"): {"pricing_analyst", "pricing_approver"},
+    ("GET", f"{S}/simulations/<sim_id>/changes"): {"pricing_analyst", "pricing_approver"},
     ("PUT", f"{S}/experiment"): {"pricing_approver"},
     ("DELETE", f"{S}/experiment"): {"pricing_approver"},
     ("GET", f"{S}/experiment/report"): {"pricing_analyst", "pricing_approver"},
