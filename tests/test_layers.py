@@ -12,10 +12,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHELL = ("valuation.cli", "valuation.serving")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "strategies": ("valuation", "flask", "flask_smorest", "werkzeug", "sqlalchemy"),
-    "valuation.model": ("valuation.http", "valuation.services", "valuation.store", *SHELL,
+    "valuation.http": ("valuation.console",),
+    "valuation.console": ("valuation.http", "valuation.cli", "flask_smorest"),
+    "valuation.model": ("valuation.http", "valuation.console", "valuation.services",
+                        "valuation.store", *SHELL,
                         "flask", "flask_smorest", "sqlalchemy"),
-    "valuation.store": ("valuation.http", "valuation.services", "valuation.model", *SHELL),
-    "valuation.services": ("valuation.http", *SHELL, "flask", "flask_smorest"),
+    "valuation.store": ("valuation.http", "valuation.console", "valuation.services",
+                        "valuation.model", *SHELL),
+    "valuation.services": ("valuation.http", "valuation.console", *SHELL, "flask",
+                           "flask_smorest"),
     "valuation.errors": ("valuation.http", "valuation.services", "valuation.model",
                          "valuation.store", *SHELL),
     "valuation.config": ("valuation.http", "valuation.services", "valuation.model",

@@ -17,7 +17,7 @@ from .config import Config
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """The application factory: a table of contents of `init_app` calls."""
-    from . import clock, errors, logs, serving
+    from . import clock, console, errors, logs, serving
     from .http import (
         auth,
         credit,
@@ -62,6 +62,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     loans.init_app(app)
     monitoring.init_app(app)
     dealer_risk.init_app(app)
+    console.init_app(app)  # the pricing console's pages, on the same services
     errors.init_app(app)
     health.init_app(app)
     metrics.init_app(app)

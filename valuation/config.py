@@ -24,6 +24,10 @@
 | SPARK_MASTER | local[*] | where `monitor run --engine spark` runs (a cluster's master URL) |
 | JOB_WORKERS | 1 | `valuation jobs work` processes gunicorn starts beside the web workers |
 | RATE_LIMITS_ENABLED | true | `false` turns rate limiting off (benchmarks of raw speed) |
+| SECRET_KEY | (generated in <instance>/session_secret) | signs console session cookies |
+| CONSOLE_SESSION_MINUTES | 480 | a console session ends this long after signing in |
+| CONSOLE_SECURE_COOKIE | false | `true`: the session cookie is `Secure` always (it is whenever \
+  the request came over HTTPS) |
 """
 from __future__ import annotations
 
@@ -40,6 +44,10 @@ DEFAULT_RATE_LIMITS = ("dealer=600/minute,underwriter=600/minute,pricing_analyst
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+def _flag(name: str, default: str) -> bool:
+    return _env(name, default).lower() in ("1", "true", "yes", "on")
 
 
 @dataclass
@@ -68,6 +76,9 @@ class Config:
     BATCH_JOB_ROWS: int = 2000
     JOB_WORKERS: int = 1
     SPARK_MASTER: str = "local[*]"
+    SECRET_KEY: str = field(default="", repr=False)
+    CONSOLE_SESSION_MINUTES: int = 480
+    CONSOLE_SECURE_COOKIE: bool = False
     TESTING: bool = False
 
     @classmethod
@@ -92,11 +103,13 @@ class Config:
             API_KEY_SECRET=_env("API_KEY_SECRET", ""),
             RATE_LIMITS=_env("RATE_LIMITS", DEFAULT_RATE_LIMITS),
             RATE_LIMIT_STORAGE=_env("RATE_LIMIT_STORAGE", "memory://"),
-            RATE_LIMITS_ENABLED=_env("RATE_LIMITS_ENABLED", "true").lower() in ("1", "true",
-                                                                               "yes", "on"),
+            RATE_LIMITS_ENABLED=_flag("RATE_LIMITS_ENABLED", "true"),
             BATCH_JOB_ROWS=int(_env("BATCH_JOB_ROWS", "2000")),
             JOB_WORKERS=int(_env("JOB_WORKERS", "1")),
             SPARK_MASTER=_env("SPARK_MASTER", "local[*]"),
+            SECRET_KEY=_env("SECRET_KEY", ""),
+            CONSOLE_SESSION_MINUTES=int(_env("CONSOLE_SESSION_MINUTES", "480")),
+            CONSOLE_SECURE_COOKIE=_flag("CONSOLE_SECURE_COOKIE", "false"),
         )
 
     def api_key_secret(self) -> bytes:

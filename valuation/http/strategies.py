@@ -35,7 +35,7 @@ blp = Blueprint("strategies", __name__, url_prefix="/v1/strategies",
 
 
 class CommentSchema(Schema):
-    comment = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+    comment = fields.String(required=True, validate=validate.Length(*lifecycle.COMMENT_LENGTH))
 
 
 class ReviewSchema(CommentSchema):

@@ -147,6 +147,16 @@ def get(session: Session, decision_id: str) -> str:
     return record.response_json
 
 
+def find(session: Session, key: str) -> str:
+    """The id of the decision whose id or application id is `key` (the console's look-up)."""
+    key = key.strip()
+    found = session.scalar(select(CreditDecisionRecord.id).where(
+        (CreditDecisionRecord.id == key) | (CreditDecisionRecord.application_id == key)))
+    if found is None:
+        raise NotFound(f"no credit decision with id or application id {key!r}")
+    return found
+
+
 def replay(session: Session, decision_id: str) -> dict[str, Any]:
     """Recompute a decision from its stored inputs with the strategy version it used."""
     record = session.get(CreditDecisionRecord, decision_id)

@@ -33,6 +33,9 @@ DEFAULT_NAME = "default"
 MONITORING = MONITORING_NAME
 
 
+COMMENT_LENGTH = (3, 2000)  # a comment on a lifecycle step: its bounds (API and console)
+
+
 def content_hash_of(name: str, clean: dict[str, Any]) -> str:
     """The document's content hash, after checking it as its kind (credit or monitoring)."""
     if name == MONITORING:
@@ -230,9 +233,15 @@ def approve(session: Session, principal: Principal, name: str, version: int,
     return record
 
 
-def audit_log(session: Session, name: str) -> list[dict[str, Any]]:
-    rows = session.scalars(select(StrategyAuditRecord).where(
-        StrategyAuditRecord.name == name).order_by(StrategyAuditRecord.id))
+def audit_log(session: Session, name: str, actor: str | None = None,
+              action: str | None = None) -> list[dict[str, Any]]:
+    """The strategy's audit entries, oldest first; only `actor`'s or `action`'s when given."""
+    query = select(StrategyAuditRecord).where(StrategyAuditRecord.name == name)
+    if actor:
+        query = query.where(StrategyAuditRecord.actor == actor)
+    if action:
+        query = query.where(StrategyAuditRecord.action == action)
+    rows = session.scalars(query.order_by(StrategyAuditRecord.id))
     return [{"version": r.version, "action": r.action, "actor": r.actor,
              "at": aware(r.at).isoformat(timespec="seconds"), "comment": r.comment,
              "diff": json.loads(r.diff_json) if r.diff_json else []} for r in rows]

@@ -11,7 +11,8 @@ EXPERIMENT_RUN = ("pricing_approver",)  # start and stop champion/challenger
 EXPERIMENT_READ = ("pricing_analyst", "pricing_approver")
 # credit decisions
 DECIDE = ("underwriter",)
-DECISION_READ = ("underwriter", "admin")  # read and replay a stored decision
+# read and replay a stored decision (the pricing team follows a simulation to its decisions)
+DECISION_READ = ("underwriter", "admin", "pricing_analyst", "pricing_approver")
 # in-loan monitoring and channel risk (risk officers)
 MONITORING = ("underwriter", "admin")  # runs, alerts, acknowledgements
 DEALER_RISK = ("underwriter", "admin")  # risk, proposals of tier changes

@@ -26,8 +26,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/models"): MODELS,
     ("GET", "/v1/models/<name>/<version>"): MODELS,
     ("POST", "/v1/credit-limits"): {"underwriter"},
-    ("GET", "/v1/credit-limits/<decision_id>"): {"underwriter", "admin"},
-    ("POST", "/v1/credit-limits/<decision_id>/replay"): {"underwriter", "admin"},
+    ("GET", "/v1/credit-limits/<decision_id>"): {"underwriter", "admin", "pricing_analyst",
+                                                  "pricing_approver"},
+    ("POST", "/v1/credit-limits/<decision_id>/replay"): {"underwriter", "admin",
+                                                          "pricing_analyst", "pricing_approver"},
     ("GET", "/v1/dealers/<dealer_id>"): {"underwriter", "admin"},
     ("GET", "/v1/dealers/risk"): {"underwriter", "admin"},
     ("GET", "/v1/dealers/<dealer_id>/risk"): {"underwriter", "admin"},
@@ -88,7 +90,9 @@ def routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 def test_every_route_has_a_rule(app) -> None:
     found = routes(app)
-    unlisted = [r for r in found if r not in MATRIX and r[1] not in OPEN]
+    # the console's pages have their own table (tests/valuation/console/test_pages.py)
+    unlisted = [r for r in found if r not in MATRIX and r[1] not in OPEN
+                and not r[1].startswith("/console/")]
     assert unlisted == [], "a route without a permission rule: add it to MATRIX or OPEN"
     assert set(MATRIX) <= set(found)  # no stale rows either
 

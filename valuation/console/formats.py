@@ -1,0 +1,52 @@
+"""Numbers as each locale writes them (Flask-Babel): money in whole yuan with thousands
+separators (zh `12,345 元`, en `CNY 12,345`), ratios as percents, counts with separators."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import format_decimal, format_percent, get_locale
+from flask_babel import gettext as _
+
+from .signin import blueprint
+
+
+def money(value: Any) -> str:
+    """Whole currency units (the service's amounts are integers already)."""
+    if value is None or value == "":
+        return "—"
+    text = format_decimal(int(value), format="#,##0")
+    return f"{text} 元" if str(get_locale()).startswith("zh") else f"CNY {text}"
+
+
+def percent(value: Any, digits: int = 2) -> str:
+    """A ratio (0.0525, or its text "0.0525") as a percent with up to `digits` decimals."""
+    if value is None or value == "":
+        return "—"
+    return format_percent(Decimal(str(value)), format="#,##0." + "#" * digits + "%")
+
+
+def number(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    return format_decimal(value, format="#,##0.##")
+
+
+def outcome_label(outcome: str) -> str:
+    """A decision's outcome in the page's language."""
+    return {"approve": _("approve"), "refer": _("refer"), "decline": _("decline")}.get(
+        outcome, outcome)
+
+
+def state_label(state: str) -> str:
+    """A strategy version's state in the page's language."""
+    return {"draft": _("draft"), "submitted": _("submitted"), "approved": _("approved"),
+            "scheduled": _("scheduled"), "active": _("active"), "retired": _("retired")}.get(
+        state, state)
+
+
+for _name, _function in (("money", money), ("percent", percent), ("number", number)):
+    blueprint.add_app_template_filter(_function, _name)
+for _name, _function in (("state_label", state_label), ("outcome_label", outcome_label),
+                         ("zip", zip)):
+    blueprint.add_app_template_global(_function, _name)

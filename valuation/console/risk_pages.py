@@ -1,0 +1,99 @@
+"""Console pages of risk officers and underwriting: a credit decision as a waterfall from the
+requested amount to the final limit (with its reasons and a replay), monitoring alerts (filter,
+acknowledge) and dealer channel risk. The same services and roles as the API."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from strategies.monitoring import ACTIONS, GRADES
+
+from ..errors import InvalidInput
+from ..services import credit, dealer_risk, monitoring, permissions
+from ..store import db
+from . import charts
+from .signin import blueprint, page, safe_next
+
+ALERT_STATES = ("open", "acknowledged", "cleared")
+PER_PAGE = 25
+
+
+@blueprint.route("/decisions")
+@page(*permissions.DECISION_READ)
+def decisions() -> Any:
+    """Look a decision up by its id or its application id."""
+    key = request.args.get("q", "").strip()
+    if not key:
+        return render_template("console/decision.html", decision=None, q="")
+    with db.session() as session:
+        decision_id = credit.find(session, key)
+    return redirect(url_for("console.decision", decision_id=decision_id))
+
+
+@blueprint.route("/decisions/<decision_id>")
+@page(*permissions.DECISION_READ)
+def decision(decision_id: str) -> str:
+    with db.session() as session:
+        body = json.loads(credit.get(session, decision_id))
+    figure = charts.waterfall(body.get("steps", []), body.get("requested_amount") or 0,
+                              body.get("final_limit") or 0)
+    return render_template("console/decision.html", decision=body, q=decision_id,
+                           figure=figure, replayed=None)
+
+
+@blueprint.route("/decisions/<decision_id>/replay", methods=["POST"])
+@page(*permissions.DECISION_READ)
+def replay(decision_id: str) -> str:
+    with db.session() as session:
+        body = json.loads(credit.get(session, decision_id))
+        replayed = credit.replay(session, decision_id)
+    figure = charts.waterfall(body.get("steps", []), body.get("requested_amount") or 0,
+                              body.get("final_limit") or 0)
+    return render_template("console/decision.html", decision=body, q=decision_id,
+                           figure=figure, replayed=replayed)
+
+
+@blueprint.route("/alerts")
+@page(*permissions.MONITORING)
+def alerts() -> str:
+    """Monitoring alerts, worst and newest first, filtered and paged."""
+    grade = request.args.get("grade", type=int)
+    filters = {"grade": grade if grade in GRADES else None,
+               "action": request.args.get("action") if request.args.get("action") in ACTIONS
+               else None,
+               "dealer_id": request.args.get("dealer", "").strip() or None,
+               "segment": request.args.get("segment", "").strip() or None,
+               "state": request.args.get("state") if request.args.get("state") in ALERT_STATES
+               else None}
+    pageno = max(request.args.get("page", 1, type=int), 1)
+    with db.session() as session:
+        found = monitoring.list_alerts(session, page=pageno, per_page=PER_PAGE, **filters)
+    pages = max((found["total"] + PER_PAGE - 1) // PER_PAGE, 1)
+    return render_template("console/alerts.html", found=found, filters=filters, pages=pages,
+                           grades=GRADES, actions=ACTIONS, states=ALERT_STATES)
+
+
+@blueprint.route("/alerts/<int(min=1, max=2147483647):alert_id>/acknowledge", methods=["POST"])
+@page(*permissions.MONITORING)
+def acknowledge(alert_id: int) -> Response:
+    comment = request.form.get("comment", "").strip()
+    if not comment:
+        raise InvalidInput(_("A comment is required."))
+    with db.session() as session, session.begin():
+        monitoring.acknowledge(session, g.principal.name, alert_id, comment)
+    flash(_("Alert %(id)s acknowledged.", id=alert_id))
+    return redirect(safe_next(request.form.get("back")))
+
+
+@blueprint.route("/dealers")
+@page(*permissions.DEALER_RISK)
+def dealers() -> str:
+    """Every dealer's channel risk under the active monitoring policy."""
+    sort = request.args.get("sort", "score")
+    with db.session() as session, session.begin():
+        found = dealer_risk.risk(session, None, sort if sort in dealer_risk.SORTS else "score")
+    return render_template("console/dealers.html", found=found, sort=sort,
+                           sorts=dealer_risk.SORTS)
