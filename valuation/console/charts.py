@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from .formats import money, outcome_label
+from .formats import compact_money, outcome_label
 
 OUTCOMES = ("approve", "refer", "decline")
 COLOURS = {"approve": "#3a9d5d", "refer": "#e0a526", "decline": "#c8463d"}
@@ -18,8 +18,9 @@ def _bars(categories: list[str], series: list[dict[str, Any]], y_name: str = "",
     axis: dict[str, Any] = {"type": "value", "name": y_name}
     if percent:
         axis.update(max=100, axisLabel={"formatter": "{value} %"})
+    legend_rows = 1 + len(series) // 4  # about four legend entries fit a row
     return {"tooltip": {"trigger": "axis"}, "legend": {"top": 0},
-            "grid": {"left": 60, "right": 20, "top": 40, "bottom": 60},
+            "grid": {"left": 60, "right": 20, "top": 30 + 24 * legend_rows, "bottom": 60},
             "xAxis": {"type": "category", "data": categories,
                       "axisLabel": {"interval": 0, "rotate": 30 if len(categories) > 6 else 0}},
             "yAxis": axis, "series": series}
@@ -29,7 +30,8 @@ def limit_distribution(report: dict[str, Any]) -> dict[str, Any]:
     """Final limits above zero, champion vs candidate, on the report's shared bins."""
     dist = report["limit_distribution"]
     edges = dist["edges"]
-    labels = [f"{money(lo)} – {money(hi)}" for lo, hi in zip(edges, edges[1:], strict=False)]
+    labels = [f"{compact_money(lo)}–{compact_money(hi)}"
+              for lo, hi in zip(edges, edges[1:], strict=False)]
     return _bars(labels, [
         {"name": _("champion (v%(v)s)", v=report["baseline_version"]), "type": "bar",
          "data": dist["baseline"]},

@@ -19,6 +19,13 @@ def money(value: Any) -> str:
     return f"{text} 元" if str(get_locale()).startswith("zh") else f"CNY {text}"
 
 
+def compact_money(value: int) -> str:
+    """A short amount for a chart's axis: zh in 万 (10,000), en in k (1,000)."""
+    if str(get_locale()).startswith("zh"):
+        return f"{value / 10_000:g}万" if value >= 10_000 else f"{value:,}"
+    return f"{value / 1_000:g}k" if value >= 1_000 else f"{value:,}"
+
+
 def percent(value: Any, digits: int = 2) -> str:
     """A ratio (0.0525, or its text "0.0525") as a percent with up to `digits` decimals."""
     if value is None or value == "":

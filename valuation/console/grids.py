@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from strategies.diff import flatten
+from strategies.facts import SEGMENTS
 
 GRIDS = ("price_tolerance", "ltv_max")
+# the sections of a credit strategy in the order the engine applies them (others follow)
+SECTION_ORDER = ("name", "description", "currency", "customer_tiers", "dealer_tiers",
+                 "refer_gap", "hard_rules", "adjustments", "products", "default_product")
 NOT_EDITABLE = ("name",)
 _STEP = re.compile(r"\[([^\]]*)\]")
 
@@ -43,7 +47,9 @@ def grids(document: dict[str, Any]) -> list[Grid]:
         if not isinstance(grid, dict):
             continue
         segments = []
-        for segment, rows in grid.items():
+        order = [k for k in SEGMENTS if k in grid] + sorted(set(grid) - set(SEGMENTS))
+        for segment in order:
+            rows = grid[segment]
             table = [(ct, [Cell(f"{name}[{segment}][{ct}][{dt}]",
                                 rows.get(ct, {}).get(dt)) for dt in dtiers]) for ct in ctiers]
             segments.append((segment, table))
@@ -55,6 +61,26 @@ def settings(document: dict[str, Any]) -> list[Cell]:
     """Every leaf outside the grids, in path order."""
     return [Cell(path, value) for path, value in flatten(document).items()
             if _top(path) not in GRIDS]
+
+
+def sections(document: dict[str, Any]) -> list[tuple[str, list[Cell]]]:
+    """`settings` grouped by their top-level key (hard rules, adjustments, products, ...) in
+    SECTION_ORDER, then the others; without the reason texts (`reasons` lists them)."""
+    groups: dict[str, list[Cell]] = {}
+    for cell in settings(document):
+        groups.setdefault(_top(cell.path), []).append(cell)
+    order = [k for k in SECTION_ORDER if k in groups]
+    order += sorted(k for k in groups if k not in order and k != "reasons")
+    return [(k, groups[k]) for k in order]
+
+
+def reasons(document: dict[str, Any]) -> list[tuple[str, Cell, Cell]]:
+    """Each reason code with its Chinese and English cells."""
+    texts = document.get("reasons")
+    if not isinstance(texts, dict):
+        return []
+    return [(code, Cell(f"reasons[{code}][zh]", texts[code].get("zh")),
+             Cell(f"reasons[{code}][en]", texts[code].get("en"))) for code in sorted(texts)]
 
 
 def _top(path: str) -> str:

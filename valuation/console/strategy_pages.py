@@ -45,6 +45,13 @@ def _comment() -> str:
     return comment
 
 
+def _seed(session: Any) -> None:
+    """The shipped default strategy and monitoring policy exist as version 1 (as the API's
+    first use makes them), so that any page may be the first one opened."""
+    strategy_store.seed_default(session)
+    lifecycle.seed_monitoring(session)
+
+
 def _version_link(name: str, version: int) -> str:
     return url_for("console.version", name=name, version=version)
 
@@ -55,8 +62,7 @@ def strategies() -> str:
     """Each strategy with its active version, challenger and versions in flight; the inbox of
     submitted versions an approver may approve (not their own)."""
     with db.session() as session, session.begin():
-        strategy_store.seed_default(session)
-        lifecycle.seed_monitoring(session)
+        _seed(session)
         items, inbox = [], []
         for name in lifecycle.names(session):
             records = lifecycle.versions(session, name)
@@ -75,14 +81,15 @@ def strategies() -> str:
 @blueprint.route("/strategies/<name>/versions/<int(min=1, max=2147483647):version>")
 @page(*permissions.STRATEGY_READ)
 def version(name: str, version: int) -> str:
-    with db.session() as session:
+    with db.session() as session, session.begin():
+        _seed(session)
         record = lifecycle.get_version(session, name, version)
         body = lifecycle.version_body(record)
         active = activation.active(session, name)
         others = [r.version for r in lifecycle.versions(session, name) if r.version != version]
     document = body["document"]
     return render_template("console/version.html", v=body, grids=grids.grids(document),
-                           settings=grids.settings(document),
+                           sections=grids.sections(document), reasons=grids.reasons(document),
                            active=active.version if active else None, others=others,
                            can_approve=body["state"] == SUBMITTED and g.principal.name not in (
                                body["author"], body["submitted_by"]),
@@ -107,6 +114,7 @@ def export_yaml(name: str, version: int) -> Response:
 def copy_version(name: str, version: int) -> Response:
     """A new draft with this version's document, to edit."""
     with db.session() as session, session.begin():
+        _seed(session)
         document = lifecycle.document_of(lifecycle.get_version(session, name, version))
         record, _warnings = lifecycle.create_draft(session, g.principal, name, document)
         number = record.version
@@ -122,7 +130,8 @@ def edit(name: str, version: int) -> Any:
     changed the draft and offers to reload); errors next to their cells."""
     errors: dict[str, list[str]] = {}
     stale = None
-    with db.session() as session:
+    with db.session() as session, session.begin():
+        _seed(session)
         record = lifecycle.get_version(session, name, version)
         body = lifecycle.version_body(record)
     document, etag = body["document"], body["etag"]
@@ -151,8 +160,8 @@ def edit(name: str, version: int) -> Any:
         document = edited  # show what the person typed, with the errors
         etag = request.form.get("etag", etag)
     return render_template("console/edit.html", v=body, document=document, etag=etag,
-                           grids=grids.grids(document), settings=grids.settings(document),
-                           errors=errors, stale=stale), (422 if errors else 409 if stale else 200)
+                           grids=grids.grids(document), sections=grids.sections(document),
+                           reasons=grids.reasons(document), errors=errors, stale=stale), (422 if errors else 409 if stale else 200)
 
 
 def _last_editor(name: str, version: int) -> dict[str, Any] | None:
@@ -215,7 +224,8 @@ def rollback(name: str) -> Response:
 @page(*permissions.STRATEGY_READ)
 def diff_page(name: str) -> str:
     """Two versions side by side, changed cells highlighted."""
-    with db.session() as session:
+    with db.session() as session, session.begin():
+        _seed(session)
         numbers = [r.version for r in lifecycle.versions(session, name)]
         active = activation.active(session, name)
         to = request.args.get("to", type=int) or (numbers[-1] if numbers else 1)
@@ -323,7 +333,8 @@ def experiment(name: str) -> Any:
 @page(*permissions.STRATEGY_READ)
 def audit() -> str:
     """The audit log of a strategy, filtered by actor and action."""
-    with db.session() as session:
+    with db.session() as session, session.begin():
+        _seed(session)
         names = lifecycle.names(session)
         name = request.args.get("strategy") or (names[0] if names else strategy_store.DEFAULT_NAME)
         actor = request.args.get("actor", "").strip() or None
