@@ -52,8 +52,9 @@ def state_label(state: str) -> str:
         state, state)
 
 
-for _name, _function in (("money", money), ("percent", percent), ("number", number)):
-    blueprint.add_app_template_filter(_function, _name)
-for _name, _function in (("state_label", state_label), ("outcome_label", outcome_label),
-                         ("zip", zip)):
-    blueprint.add_app_template_global(_function, _name)
+blueprint.add_app_template_filter(money, "money")
+blueprint.add_app_template_filter(percent, "percent")
+blueprint.add_app_template_filter(number, "number")
+blueprint.add_app_template_global(state_label, "state_label")
+blueprint.add_app_template_global(outcome_label, "outcome_label")
+blueprint.add_app_template_global(zip, "zip")

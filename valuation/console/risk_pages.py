@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
 
 from strategies.monitoring import ACTIONS, GRADES
 
@@ -61,7 +62,7 @@ def replay(decision_id: str) -> str:
 def alerts() -> str:
     """Monitoring alerts, worst and newest first, filtered and paged."""
     grade = request.args.get("grade", type=int)
-    filters = {"grade": grade if grade in GRADES else None,
+    filters: dict[str, Any] = {"grade": grade if grade in GRADES else None,
                "action": request.args.get("action") if request.args.get("action") in ACTIONS
                else None,
                "dealer_id": request.args.get("dealer", "").strip() or None,

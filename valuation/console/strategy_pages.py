@@ -9,8 +9,9 @@ import json
 from typing import Any
 
 import yaml
-from flask import Response, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
 
 from strategies.diff import diff, flatten
 
@@ -159,9 +160,10 @@ def edit(name: str, version: int) -> Any:
                 return redirect(url_for("console.edit", name=name, version=version))
         document = edited  # show what the person typed, with the errors
         etag = request.form.get("etag", etag)
+    status = 422 if errors else 409 if stale else 200
     return render_template("console/edit.html", v=body, document=document, etag=etag,
                            grids=grids.grids(document), sections=grids.sections(document),
-                           reasons=grids.reasons(document), errors=errors, stale=stale), (422 if errors else 409 if stale else 200)
+                           reasons=grids.reasons(document), errors=errors, stale=stale), status
 
 
 def _last_editor(name: str, version: int) -> dict[str, Any] | None:

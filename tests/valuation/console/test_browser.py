@@ -8,8 +8,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from valuation.services import keys as api_keys
 from valuation.store import db
 

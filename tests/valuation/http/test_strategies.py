@@ -282,3 +282,27 @@ def test_live_and_shadow_experiments(client, keys) -> None:
                          headers=keys["pricing_approver"]).status_code == 204
     assert client.get(f"{BASE}/experiment/report",
                       headers=keys["pricing_analyst"]).status_code == 404
+
+
+def test_simulation_changes_are_paged_from_the_database(client, keys) -> None:
+    for i in range(3):
+        assert client.post("/v1/credit-limits", json=application(f"P{i}"),
+                           headers=keys["underwriter"]).status_code == 201
+    version = draft(client, keys, tighter(0.50)).json["version"]
+    report = client.post(f"{BASE}/simulations", json={"candidate_version": version},
+                         headers=keys["pricing_analyst"]).json
+    assert report["limit_changed"] == 3
+    url = f"{BASE}/simulations/{report['id']}/changes"
+    first = client.get(f"{url}?per_page=2", headers=keys["pricing_analyst"]).json
+    second = client.get(f"{url}?per_page=2&page=2", headers=keys["pricing_analyst"]).json
+    assert (first["total"], len(first["changes"]), len(second["changes"])) == (3, 2, 1)
+    rows = first["changes"] + second["changes"]
+    assert [r["application_id"] for r in rows] == ["P0", "P1", "P2"]
+    assert [r["seq"] for r in rows] == [0, 1, 2]
+    # the report's total change is the sum of the stored rows' changes
+    assert report["total_limit_change"] == sum(r["candidate_limit"] - r["base_limit"]
+                                               for r in rows) < 0
+    assert all(r["candidate_limit"] <= r["base_limit"] * 50 // 70 + 100 for r in rows)
+    only = client.get(f"{url}?outcome_changed=true", headers=keys["pricing_analyst"]).json
+    assert only["total"] == report["outcome_changed"]
+    assert client.get(f"{url}?per_page=999", headers=keys["pricing_analyst"]).status_code == 422
