@@ -239,10 +239,27 @@ def diff_page(name: str) -> str:
     old_leaves, new_leaves = flatten(old), flatten(new)
     rows = [{"path": p, "from": old_leaves.get(p), "to": new_leaves.get(p)} for p in
             sorted(changed) if grids.steps(p)[0] not in grids.GRIDS]
+    everything = request.args.get("all") == "1"
     return render_template("console/diff.html", name=name, start=start, to=to,
-                           numbers=numbers, old_grids=grids.grids(old),
-                           new_grids=grids.grids(new), changed=changed, rows=rows,
-                           count=len(changes))
+                           numbers=numbers, everything=everything,
+                           old_grids=_changed_segments(grids.grids(old), changed, everything),
+                           new_grids=_changed_segments(grids.grids(new), changed, everything),
+                           changed=changed, rows=rows, count=len(changes))
+
+
+def _changed_segments(tables: list[grids.Grid], changed: set[str], everything: bool
+                      ) -> list[grids.Grid]:
+    """The grids with only their segments that hold a changed cell (all of them with
+    `everything`); a grid without changes is left out."""
+    if everything:
+        return tables
+    out = []
+    for grid in tables:
+        kept = [(segment, rows) for segment, rows in grid.segments
+                if any(cell.path in changed for _, cells in rows for cell in cells)]
+        if kept:
+            out.append(grids.Grid(grid.name, grid.dealer_tiers, kept))
+    return out
 
 
 @blueprint.route("/strategies/<name>/simulations", methods=["GET", "POST"])

@@ -63,7 +63,7 @@ def test_the_maker_checker_flow_in_the_browser(live_app, browser, screenshots: P
     page.wait_for_url("**/console/strategies")
     page.screenshot(path=str(screenshots / "strategies.png"), full_page=True)
     page.goto(f"{base}/console/strategies/default/versions/1")
-    page.screenshot(path=str(screenshots / "strategy-grid.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "version.png"), full_page=True)
     page.click("#copy")
     page.wait_for_url("**/versions/2/edit")
     cell = page.locator(f'input[name="{CELL}"]')
@@ -93,6 +93,10 @@ def test_the_maker_checker_flow_in_the_browser(live_app, browser, screenshots: P
     changed = page.locator(f'td.changed[data-path="{CELL}"]')
     assert changed.count() == 2  # both sides of the diff
     assert "1 cells changed" in page.locator("#change-count").inner_text()
+    assert page.locator(f'td[data-path="{LTV_CELL}"]').count() == 0  # unchanged: not shown
+    page.click("#show-all")
+    assert page.locator(f'td.changed[data-path="{CELL}"]').count() == 2
+    assert page.locator(f'td[data-path="{LTV_CELL}"]').count() == 2  # shown, not highlighted
     assert page.locator(f'td.changed[data-path="{LTV_CELL}"]').count() == 0
     page.screenshot(path=str(screenshots / "diff.png"), full_page=True)
 
@@ -103,7 +107,7 @@ def test_the_maker_checker_flow_in_the_browser(live_app, browser, screenshots: P
     for chart in ("chart-limits", "chart-totals", "chart-segments", "chart-tiers"):
         page.wait_for_selector(f"#{chart}[data-rendered='1'] svg")
         assert page.locator(f"#{chart} svg path").count() > 0
-    assert page.locator("#summary").inner_text().count("7") >= 1  # 7 applications
+    assert page.locator("#summary .card strong").first.inner_text() == "7"  # applications
     changed_rows = page.locator("#changed tbody tr")
     assert changed_rows.count() == 6  # every PAST application gets a higher limit
     assert "CNY" in page.locator("#total-change").inner_text()
@@ -148,7 +152,7 @@ def test_a_stale_save_says_who_changed_the_draft(live_app, browser) -> None:
     assert second.locator(f'input[name="{LTV_CELL}"]').input_value() == "0.7"
 
 
-def test_refusals_in_the_browser(live_app, browser) -> None:
+def test_refusals_in_the_browser(live_app, browser, screenshots: Path) -> None:
     """A self-approval (not offered, and refused when forced), a form without its CSRF token,
     a dealer key at sign-in; then the language switch."""
     base, app, keys = live_app
@@ -195,8 +199,12 @@ def test_refusals_in_the_browser(live_app, browser) -> None:
     page.wait_for_url("**/console/strategies")
     assert page.locator("h1").inner_text() == "策略"
     assert "待我审批" in page.locator("#inbox").inner_text()
+    page.goto(f"{base}/console/strategies/default/versions/1")
+    assert page.locator("#grid-price_tolerance h3").inner_text().startswith("车价容差")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=str(screenshots / "strategy-grid-zh.png"))
     page.click("#lang-en")
-    assert page.locator("h1").inner_text() == "Strategies"
+    assert page.locator("#grid-price_tolerance h3").inner_text().startswith("Price tolerance")
 
 
 def test_a_chinese_browser_gets_chinese_pages_and_yuan(live_app, browser) -> None:
