@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from .formats import compact_money, outcome_label
+from .formats import compact_money, outcome_label, step_label
 
 OUTCOMES = ("approve", "refer", "decline")
 COLOURS = {"approve": "#3a9d5d", "refer": "#e0a526", "decline": "#c8463d"}
@@ -79,13 +79,14 @@ def experiment_arms(arms: dict[str, Any]) -> dict[str, Any]:
 
 
 def waterfall(steps: list[dict[str, Any]], requested: int, final: int) -> dict[str, Any]:
-    """From the requested amount to the final limit: each step's cut as a floating bar."""
+    """From the requested amount to the final limit: each step's cut as a floating bar (the
+    recognised price is a price, not an amount of the loan: its step is in the table only)."""
     labels, base, cut, level = [_("requested")], [0], [0], [requested]
     for step in steps:
         before, after = step.get("before"), step.get("after")
-        if before is None or after is None:
+        if before is None or after is None or step["name"] == "recognized_price":
             continue
-        labels.append(step["name"])
+        labels.append(step_label(step["name"]))
         low, high = min(before, after), max(before, after)
         base.append(low)
         cut.append(high - low)

@@ -45,6 +45,18 @@ def outcome_label(outcome: str) -> str:
         outcome, outcome)
 
 
+def step_label(step: str) -> str:
+    """A decision step's name in the page's language."""
+    return {"hard_rules": _("hard rules"), "facts": _("vehicle facts"),
+            "recognized_price": _("recognised price"), "price_gap": _("price gap"),
+            "ltv": _("LTV cap on the declared price"),
+            "price_cap": _("LTV cap on the recognised price"),
+            "regulatory_ltv": _("regulatory LTV cap"), "dealer_tier": _("dealer tier"),
+            "payment_to_income": _("payment-to-income cap"),
+            "debt_to_income": _("debt-to-income cap"), "product_max": _("product maximum"),
+            "round_down": _("rounding"), "product_min": _("product minimum")}.get(step, step)
+
+
 def state_label(state: str) -> str:
     """A strategy version's state in the page's language."""
     return {"draft": _("draft"), "submitted": _("submitted"), "approved": _("approved"),
@@ -57,4 +69,5 @@ blueprint.add_app_template_filter(percent, "percent")
 blueprint.add_app_template_filter(number, "number")
 blueprint.add_app_template_global(state_label, "state_label")
 blueprint.add_app_template_global(outcome_label, "outcome_label")
+blueprint.add_app_template_global(step_label, "step_label")
 blueprint.add_app_template_global(zip, "zip")

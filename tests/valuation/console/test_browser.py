@@ -207,7 +207,8 @@ def test_refusals_in_the_browser(live_app, browser, screenshots: Path) -> None:
     assert page.locator("#grid-price_tolerance h3").inner_text().startswith("Price tolerance")
 
 
-def test_a_chinese_browser_gets_chinese_pages_and_yuan(live_app, browser) -> None:
+def test_a_chinese_browser_gets_chinese_pages_and_yuan(live_app, browser,
+                                                       screenshots: Path) -> None:
     base, app, keys = live_app
     value = decide(app, keys, "ZH-1", 100_000)
     page = browser.new_context(locale="zh-CN").new_page()
@@ -218,3 +219,6 @@ def test_a_chinese_browser_gets_chinese_pages_and_yuan(live_app, browser) -> Non
     page.wait_for_selector("#chart-waterfall[data-rendered='1'] svg")
     final = page.locator("#final-limit").inner_text()
     assert final == f"{value['final_limit']:,} 元"
+    page.screenshot(path=str(screenshots / "decision-zh.png"), full_page=True)
+    page.click("#replay")
+    assert "结果一致" in page.locator("#replayed").inner_text()
