@@ -1,4 +1,5 @@
-"""The wheel ships the Alembic migrations and the default strategy, and migrates from an install."""
+"""The wheel ships the Alembic migrations, the default strategy and the console's templates,
+assets and catalogue, and migrates from an install."""
 from __future__ import annotations
 
 import os
@@ -27,7 +28,12 @@ def test_wheel_ships_data_and_migrates_an_empty_database(tmp_path: Path) -> None
     for expected in ("strategies/default.yaml", "valuation/store/migrations/env.py",
                      "valuation/store/migrations/script.py.mako",
                      "valuation/store/migrations/versions/0001_initial.py",
-                     "valuation/store/migrations/versions/0003_strategy_lifecycle.py"):
+                     "valuation/store/migrations/versions/0003_strategy_lifecycle.py",
+                     "valuation/console/templates/console/base.html",
+                     "valuation/console/static/console/console.js",
+                     "valuation/console/static/console/vendor/echarts.min.js",
+                     "valuation/console/static/console/vendor/echarts.LICENSE",
+                     "valuation/console/translations/zh/LC_MESSAGES/messages.mo"):
         assert expected in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
