@@ -57,6 +57,16 @@ def step_label(step: str) -> str:
             "round_down": _("rounding"), "product_min": _("product minimum")}.get(step, step)
 
 
+def section_label(section: str) -> str:
+    """A strategy document's section in the page's language (its key beside it)."""
+    return {"name": _("name"), "description": _("description"), "currency": _("currency"),
+            "customer_tiers": _("customer tiers and score bands"),
+            "dealer_tiers": _("dealer tiers"),
+            "refer_gap": _("declared price far above the valuation: refer above this gap"),
+            "hard_rules": _("hard rules"), "adjustments": _("business limit adjustments"),
+            "products": _("products"), "default_product": _("default product")}.get(section, "")
+
+
 def state_label(state: str) -> str:
     """A strategy version's state in the page's language."""
     return {"draft": _("draft"), "submitted": _("submitted"), "approved": _("approved"),
@@ -70,4 +80,5 @@ blueprint.add_app_template_filter(number, "number")
 blueprint.add_app_template_global(state_label, "state_label")
 blueprint.add_app_template_global(outcome_label, "outcome_label")
 blueprint.add_app_template_global(step_label, "step_label")
+blueprint.add_app_template_global(section_label, "section_label")
 blueprint.add_app_template_global(zip, "zip")
