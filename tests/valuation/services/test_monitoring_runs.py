@@ -139,3 +139,25 @@ def test_alerts_are_raised_changed_and_cleared_between_runs(book, trained) -> No
     with sessions() as session:
         history = loans.get(session, calm)["revaluations"]
     assert [h["run_id"] for h in history] == [fourth_run, third_run, second_run, first_run]
+
+
+def test_a_loan_that_cannot_be_valued_is_reported_and_the_run_goes_on(book, trained) -> None:
+    sessions, tape = book
+    active = tape[tape.status == "active"]
+    broken = active.loan_id.iloc[0]
+    with sessions() as session, session.begin():
+        record = session.get(LoanRecord, broken)
+        car = json.loads(record.vehicle_json)
+        car["first_registration"] = "2027-01-01"  # registered after the as-of date
+        record.vehicle_json = json.dumps(car)
+    run_id, summary = run(sessions, trained)
+    assert (summary["loans"], summary["valued"], summary["failed"]) == (
+        len(active), len(active) - 1, 1)
+    with sessions() as session:
+        failed = session.scalars(select(LoanRevaluationRecord).where(
+            LoanRevaluationRecord.run_id == run_id,
+            LoanRevaluationRecord.loan_id == broken)).one()
+        assert failed.grade is None and "registration after valuation date" in failed.error
+        body = monitoring.get_run(session, run_id)
+    assert (body["state"], body["failed"], body["progress"]) == ("done", 1, 1.0)
+    assert sum(g["loans"] for g in summary["by_grade"]) == len(active) - 1
