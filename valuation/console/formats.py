@@ -57,6 +57,14 @@ def step_label(step: str) -> str:
             "round_down": _("rounding"), "product_min": _("product minimum")}.get(step, step)
 
 
+def adjustment_label(kind: str) -> str:
+    """A business limit adjustment's type in the page's language."""
+    return {"payment_to_income": _("instalment at most this share of monthly income"),
+            "debt_to_income": _("all instalments at most this share of monthly income"),
+            "product_bounds": _("the product's minimum and maximum amount"),
+            "round_down": _("rounded down to a multiple of")}.get(kind, kind)
+
+
 def section_label(section: str) -> str:
     """A strategy document's section in the page's language (its key beside it)."""
     return {"name": _("name"), "description": _("description"), "currency": _("currency"),
@@ -81,4 +89,5 @@ blueprint.add_app_template_global(state_label, "state_label")
 blueprint.add_app_template_global(outcome_label, "outcome_label")
 blueprint.add_app_template_global(step_label, "step_label")
 blueprint.add_app_template_global(section_label, "section_label")
+blueprint.add_app_template_global(adjustment_label, "adjustment_label")
 blueprint.add_app_template_global(zip, "zip")
