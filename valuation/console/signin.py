@@ -88,8 +88,9 @@ def page(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         @functools.wraps(view)
         def inner(*args: Any, **kwargs: Any) -> Any:
             principal = _signed_in()
-            if principal is None:
-                return redirect(url_for("console.signin", next=request.full_path))
+            if principal is None:  # back to this page afterwards (a form is not resent)
+                back = request.full_path if request.method == "GET" else None
+                return redirect(url_for("console.signin", next=back))
             g.principal = principal
             if principal.role not in roles:
                 return render_template("console/error.html", status=403, message=_(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -95,7 +96,12 @@ def test_not_signed_in_goes_to_the_sign_in_page(app) -> None:
         response = client.open(path, method=method,
                                data={"csrf_token": token(client)} if method == "POST" else None)
         assert response.status_code == 302, (method, path)
-        assert response.headers["Location"].startswith("/console/signin?next=")
+        if method == "GET":  # back to the page after signing in
+            location = urlsplit(response.headers["Location"])
+            assert location.path == "/console/signin"
+            assert parse_qs(location.query)["next"] == [f"{path}?"]
+        else:  # a form is not resent: the sign-in page leads home
+            assert response.headers["Location"] == "/console/signin"
 
 
 def test_signing_in_and_the_session_cookie(app, role_keys) -> None:
