@@ -1,0 +1,73 @@
+"""The risk officers' console pages with data: a monitoring run's alerts (filtered, then one
+acknowledged through the console, as the API would), and the dealers' channel risk."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from strategies.monitoring import default_policy
+from valuation.services import demo_loans, monitoring
+
+
+def test_alerts_are_listed_filtered_and_acknowledged(app, client, keys, trained, demo_dealers,
+                                                      signed_in, csrf) -> None:
+    tape = demo_loans.generate(8, seed=12)
+    rows = tape.astype(object).where(tape.notna(), None).to_dict("records")
+    rows[0]["days_past_due"], rows[0]["status"] = 90, "active"  # 50 points: an alert
+    assert client.post("/v1/loans", json={"loans": rows},
+                       headers=keys["underwriter"]).status_code == 200
+    sessions = app.extensions["db_sessions"]
+    with sessions() as session, session.begin():
+        run_id = monitoring.create_run(session, "test", dt.date(2026, 6, 30)).id
+    monitoring.run_pandas(sessions, trained, default_policy(), run_id)
+    officer = signed_in["underwriter"]
+    page = officer.get("/console/alerts?state=open").text
+    loan = rows[0]["loan_id"]
+    assert loan in page and "DAYS_PAST_DUE" in page
+    api = client.get("/v1/monitoring/alerts?state=open&per_page=100",
+                     headers=keys["underwriter"]).json
+    assert f"{api['total']} alerts." in page  # the same count as the API's
+    (mine,) = [a for a in api["alerts"] if a["loan_id"] == loan]
+    graded = officer.get(f"/console/alerts?grade={mine['grade']}&state=open").text
+    assert loan in graded
+    other_grades = [g for g in range(1, 6) if g != mine["grade"]]
+    assert loan not in officer.get(f"/console/alerts?grade={other_grades[0]}").text
+    # acknowledged through the console: the API sees who and why
+    done = officer.post(f"/console/alerts/{mine['id']}/acknowledge",
+                        data={"comment": "called the customer", "back": "https://evil.example/",
+                              "csrf_token": csrf(officer.get("/console/alerts").text)})
+    assert done.status_code == 302 and done.headers["Location"] == "/console/"
+    after = client.get("/v1/monitoring/alerts?state=acknowledged&per_page=100",
+                       headers=keys["underwriter"]).json
+    (acked,) = [a for a in after["alerts"] if a["id"] == mine["id"]]
+    assert (acked["acknowledged_by"], acked["comment"]) == ("underwriter-console",
+                                                           "called the customer")
+    no_comment = officer.post(f"/console/alerts/{mine['id']}/acknowledge",
+                              data={"comment": " ", "csrf_token": csrf(
+                                  officer.get("/console/alerts").text)})
+    assert no_comment.status_code == 422 and "comment is required" in no_comment.text
+
+
+def test_the_dealer_risk_page_shows_the_api_figures(app, client, keys, demo_dealers,
+                                                     signed_in) -> None:
+    for i, (dealer, declared) in enumerate((("D1", 100_000), ("D2", 400_000), ("D2", 380_000))):
+        application = {
+            "application_id": f"R{i}", "customer": {"tier": "A", "monthly_income": 50000,
+                                                    "id": f"C{i}"},
+            "dealer": {"id": dealer}, "is_new": False,
+            "vehicle": {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol",
+                        "new_price": 200000, "first_registration": "2022-03-01",
+                        "mileage_km": 52000, "usage": "private"},
+            "declared_price": declared, "down_payment": 0, "term_months": 36, "annual_rate": "0"}
+        assert client.post("/v1/credit-limits", json=application,
+                           headers=keys["underwriter"]).status_code == 201
+    api = client.get("/v1/dealers/risk", headers=keys["underwriter"]).json
+    page = signed_in["admin"].get("/console/dealers").text
+    assert f"monitoring policy v{api['policy_version']}" in page
+    listed = re.findall(r"<tr><td>(D\d+)</td>", page)
+    assert listed == [d["dealer_id"] for d in api["dealers"]]  # the API's order (by score)
+    assert sorted(listed) == ["D1", "D2"]
+    # D2 declared far above the valuation twice: its inflated share shows as a percent
+    d2 = next(d for d in api["dealers"] if d["dealer_id"] == "D2")
+    assert d2["inflated_share"] == "1.0000" and "100%" in page.split(">D2<", 1)[1].split("</tr>")[0]
+    assert signed_in["pricing_analyst"].get("/console/dealers").status_code == 403
