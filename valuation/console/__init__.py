@@ -46,6 +46,8 @@ class SessionCookies(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
+    """The console's blueprint, sessions (a generated SECRET_KEY when none is set), CSRF and
+    languages."""
     # their routes, filters and globals are on `signin.blueprint`, set up once at import
     from . import formats, risk_pages, signin, strategy_pages  # noqa: F401
 
