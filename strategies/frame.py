@@ -192,17 +192,25 @@ def decide_frame(frame: pd.DataFrame, strategy: Strategy) -> pd.DataFrame:
     referred = np.zeros(n, dtype=bool)
     for _, mask in refer_codes:
         referred |= mask
-    outcome = np.where(declined, DECLINE, np.where(referred, REFER, APPROVE))
+    outcome = np.array([APPROVE, REFER, DECLINE], dtype=object)[
+        np.where(declined, 2, np.where(referred, 1, 0))]
     final = np.where(declined, 0, np.maximum(amount, 0))
     reasons = _rank_reasons(n, decline_codes, refer_codes, cuts, ~dealer_given)
     return pd.DataFrame({
-        "outcome": outcome, "segment": seg, "customer_tier": ct, "dealer_tier": dtier,
+        "outcome": _texts(outcome), "segment": _texts(seg), "customer_tier": _texts(ct),
+        "dealer_tier": _texts(dtier),
         "recognized_price": recognized, "price_gap_bps": gap_bps, "ltv_bps": ltv,
         "requested_amount": requested, "limit_before_adjustments": before_adjustments,
-        "final_limit": final, "price_capped": recognized < declared, "reasons": reasons,
+        "final_limit": final, "price_capped": recognized < declared, "reasons": _texts(reasons),
         "is_new": is_new, "new_claim_rejected": facts["new_claim_rejected"],
         "usage_unknown": facts["usage_unknown"],
     })
+
+
+def _texts(values: np.ndarray) -> pd.Series:
+    """A text column kept as Python strings (object dtype): pandas would otherwise copy every
+    value into an Arrow string array, a sixth of `decide_frame`'s time for nothing."""
+    return pd.Series(np.asarray(values, dtype=object), dtype=object, copy=False)
 
 
 def _gap_bps(declared: np.ndarray, basis: np.ndarray) -> np.ndarray:
