@@ -34,13 +34,35 @@ SCOPE = "api-key"
 RETRY_SHARED_AFTER_S = 30.0  # after a storage failure, try the shared storage again after this
 
 
+class QuietMemoryStorage(storage.MemoryStorage):
+    """`limits`' in-memory counters without a timer thread per few requests. The library
+    purges expired keys from a `threading.Timer` that it starts again on the first count after
+    the last one fired (10 ms later): under load a new thread every few requests, and starting
+    a thread waits until it runs (profiled in process: about 0.25 ms a request on average, a
+    tenth of a valuation request). The counts do not need that purge (`get` drops an expired
+    count as it reads it); here it runs inline, at most once a second."""
+
+    PURGE_EVERY_S = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._purged_at = time.monotonic()
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the library's hook, name-mangled
+        now = time.monotonic()
+        if now - self._purged_at >= self.PURGE_EVERY_S:
+            self._purged_at = now
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
 class KeyBudgets:
     """The per-key counters of one app (one per worker process)."""
 
     def __init__(self, uri: str, role_limits: dict[str, str], enabled: bool = True) -> None:
         self.enabled = enabled
-        self.shared = strategies.FixedWindowRateLimiter(storage.storage_from_string(uri))
-        self.local = strategies.FixedWindowRateLimiter(storage.MemoryStorage())
+        self.shared = strategies.FixedWindowRateLimiter(
+            QuietMemoryStorage() if uri.startswith("memory://") else storage.storage_from_string(uri))
+        self.local = strategies.FixedWindowRateLimiter(QuietMemoryStorage())
         self.is_memory = uri.startswith("memory://")
         self.role = {role: parse_many(text) for role, text in role_limits.items()}
         self._shared_failed_at = -math.inf

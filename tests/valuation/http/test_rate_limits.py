@@ -119,3 +119,27 @@ def test_two_workers_share_one_count_in_redis(tmp_path, model_root, database_url
     finally:
         for app in (one, two):
             app.extensions["db_engine"].dispose()
+
+
+def test_the_memory_counters_start_no_thread_per_request(monkeypatch) -> None:
+    import threading
+    import time
+
+    from valuation.http.rate_limits import QuietMemoryStorage
+
+    counters = QuietMemoryStorage()
+    started = []
+    monkeypatch.setattr(threading.Timer, "start", lambda self: started.append(self))
+    for i in range(200):
+        counters.incr(f"key-{i % 3}", expiry=0.005)
+        if i % 50 == 0:
+            time.sleep(0.012)  # the library would have started a new timer thread here
+    assert started == []
+    assert counters.get("key-0") > 0
+    time.sleep(0.01)
+    assert counters.get("key-0") == 0  # an expired count reads as 0 without any purge
+    counters.incr("old", expiry=0.001)
+    time.sleep(0.005)
+    counters.PURGE_EVERY_S = 0.0
+    counters.incr("new", expiry=60)  # the inline purge forgets expired keys
+    assert "old" not in counters.storage and counters.get("new") == 1
