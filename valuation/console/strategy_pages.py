@@ -74,8 +74,7 @@ def strategies() -> str:
                           "versions": [lifecycle.version_body(r, with_document=False)
                                        for r in reversed(records)]})
             inbox += [lifecycle.version_body(r, with_document=False) for r in records
-                      if r.state == SUBMITTED and g.principal.name not in (r.author,
-                                                                          r.submitted_by)]
+                      if r.state == SUBMITTED and not lifecycle.is_maker(r, g.principal)]
     return render_template("console/strategies.html", items=items, inbox=inbox)
 
 
@@ -87,15 +86,13 @@ def version(name: str, version: int) -> str:
         record = lifecycle.get_version(session, name, version)
         body = lifecycle.version_body(record)
         active = activation.active(session, name)
-        others = [r.version for r in lifecycle.versions(session, name) if r.version != version]
+        can_approve = record.state == SUBMITTED and not lifecycle.is_maker(record, g.principal)
+        can_rollback = activation.can_roll_back_to(record)
     document = body["document"]
     return render_template("console/version.html", v=body, grids=grids.grids(document),
                            sections=grids.sections(document), reasons=grids.reasons(document),
-                           active=active.version if active else None, others=others,
-                           can_approve=body["state"] == SUBMITTED and g.principal.name not in (
-                               body["author"], body["submitted_by"]),
-                           can_rollback=body["state"] in (RETIRED, APPROVED) and (
-                               body["approved_by"] is not None or body["author"] == activation.SYSTEM))
+                           active=active.version if active else None,
+                           can_approve=can_approve, can_rollback=can_rollback)
 
 
 @blueprint.route("/strategies/<name>/versions/<int(min=1, max=2147483647):version>.yaml")
@@ -314,30 +311,31 @@ def simulation(name: str, sim_id: str) -> str:
                            figures=figures, pages=pages, only_outcome=only_outcome)
 
 
-@blueprint.route("/strategies/<name>/experiment", methods=["GET", "POST"])
+@blueprint.route("/strategies/<name>/experiment", methods=["POST"])
+@page(*permissions.EXPERIMENT_RUN)
+def start_or_stop_experiment(name: str) -> Response:
+    """Start a challenger, or stop the running experiment (approvers)."""
+    with db.session() as session, session.begin():
+        if request.form.get("stop"):
+            experiments.stop(session, g.principal, name)
+            flash(_("Experiment stopped."))
+        else:
+            try:
+                challenger = int(request.form.get("challenger_version", ""))
+                share = int(request.form.get("share_pct", ""))
+            except ValueError:
+                raise InvalidInput(_("Choose a challenger and a share.")) from None
+            experiments.start(session, g.principal, name, challenger, share,
+                              request.form.get("mode", ""),
+                              request.form.get("salt", "").strip() or name)
+            flash(_("Experiment started."))
+    return redirect(url_for("console.experiment", name=name))
+
+
+@blueprint.route("/strategies/<name>/experiment")
 @page(*permissions.EXPERIMENT_READ)
-def experiment(name: str) -> Any:
-    """The running experiment, its per-arm report as a chart; start or stop (approvers)."""
-    if request.method == "POST":
-        if g.principal.role not in permissions.EXPERIMENT_RUN:
-            return render_template("console/error.html", status=403, message=_(
-                "Your role (%(role)s) may not start or stop experiments.",
-                role=g.principal.role)), 403
-        with db.session() as session, session.begin():
-            if request.form.get("stop"):
-                experiments.stop(session, g.principal, name)
-                flash(_("Experiment stopped."))
-            else:
-                try:
-                    challenger = int(request.form.get("challenger_version", ""))
-                    share = int(request.form.get("share_pct", ""))
-                except ValueError:
-                    raise InvalidInput(_("Choose a challenger and a share.")) from None
-                experiments.start(session, g.principal, name, challenger, share,
-                                  request.form.get("mode", ""),
-                                  request.form.get("salt", "").strip() or name)
-                flash(_("Experiment started."))
-        return redirect(url_for("console.experiment", name=name))
+def experiment(name: str) -> str:
+    """The running experiment and its per-arm report as a chart."""
     with db.session() as session:
         numbers = [r.version for r in lifecycle.versions(session, name)
                    if r.state in (APPROVED, RETIRED)]

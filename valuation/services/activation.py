@@ -179,11 +179,17 @@ def cancel_schedule(session: Session, principal: Principal, name: str, version: 
     return record
 
 
+def can_roll_back_to(record: StrategyVersionRecord) -> bool:
+    """An earlier approved version (retired, or approved and never activated; the shipped
+    default counts as approved)."""
+    was_approved = record.approved_by is not None or record.author == SYSTEM
+    return record.state in (RETIRED, APPROVED) and was_approved
+
+
 def rollback(session: Session, principal: Principal, name: str, to_version: int,
              comment: str) -> StrategyVersionRecord:
     record = get_version(session, name, to_version)
-    was_approved = record.approved_by is not None or record.author == SYSTEM
-    if record.state not in (RETIRED, APPROVED) or not was_approved:
+    if not can_roll_back_to(record):
         raise Conflict(f"{name}:{to_version} is {record.state}: rollback needs an earlier "
                        "approved version")
     _check_activatable(session, record)

@@ -218,6 +218,11 @@ def submit(session: Session, principal: Principal, name: str, version: int,
     return record
 
 
+def is_maker(record: StrategyVersionRecord, principal: Principal) -> bool:
+    """Whether `principal` wrote or submitted the version (and so may not approve it)."""
+    return principal.name in (record.author, record.submitted_by)
+
+
 def approve(session: Session, principal: Principal, name: str, version: int,
             comment: str, reviewed_hash: str) -> StrategyVersionRecord:
     """Maker-checker: another person approves exactly the content they reviewed."""
@@ -225,7 +230,7 @@ def approve(session: Session, principal: Principal, name: str, version: int,
     if record.state != SUBMITTED:
         raise Conflict(f"{name}:{version} is {record.state}: only a submitted version can be "
                        "approved")
-    if principal.name in (record.author, record.submitted_by):
+    if is_maker(record, principal):
         raise Forbidden("maker-checker: the approver must not be the author of the change")
     check_reviewed(record, reviewed_hash)
     transition(session, record, SUBMITTED, state=APPROVED, approved_by=principal.name)
