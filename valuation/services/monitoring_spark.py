@@ -95,6 +95,7 @@ def run_spark(sessions: Callable[[], Session], registry: Registry, predictor: Pr
     work = Path(tempfile.mkdtemp(prefix="monitoring-spark-"))
     try:
         started = time.perf_counter()
+        exported = input_path is None  # else a Parquet file may hold loans the book has not
         if input_path is None:
             input_path = work / "loans.parquet"
             export_loans(sessions, ids, input_path)
@@ -132,7 +133,8 @@ def run_spark(sessions: Callable[[], Session], registry: Registry, predictor: Pr
         book["error"] = book["error"].where(book["error"].notna(), None)
         monitoring.store_results(sessions, run_id, book)
         timings["store_s"] = time.perf_counter() - started
-        return monitoring.finish(sessions, run_id, book, timings)
+        return monitoring.finish(sessions, run_id, book, timings,
+                                 all_in_database=exported)
     except Exception as exc:
         monitoring.fail(sessions, run_id, exc)
         raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import select, update
@@ -22,19 +23,21 @@ AS_OF = dt.date(2026, 6, 30)
 
 
 def test_mileage_is_carried_forward_at_the_cars_own_rate_else_the_markets() -> None:
-    funded = dt.date(2024, 1, 1)
-    # read 62,000 km on 2025-01-01, 366 days after funding at 50,000 km: 12,000 / 366 a day;
-    # 181 days on to 2025-07-01: 62,000 + 12,000 x 181 / 366 = 67,934.43
-    own = monitoring.carried_mileage(50_000, funded, 62_000, dt.date(2025, 1, 1),
-                                     dt.date(2025, 7, 1), 15_000)
-    assert own == pytest.approx(67_934.426, abs=0.001)
-    # no reading: 50,000 + 15,000 / 365.25 x 547 days
-    market = monitoring.carried_mileage(50_000, funded, None, None, dt.date(2025, 7, 1), 15_000)
-    assert market == pytest.approx(50_000 + 15_000 * 547 / 365.25)
-    # a reading on the funding day says nothing about the rate: the market's, from the reading
-    same_day = monitoring.carried_mileage(50_000, funded, 50_500, funded, dt.date(2025, 1, 1),
-                                          10_000)
-    assert same_day == pytest.approx(50_500 + 10_000 * 366 / 365.25)
+    funded = np.array(["2024-01-01"] * 4, dtype="datetime64[D]")
+    # three cars funded at 50,000 km on 2024-01-01, valued on 2025-07-01 at 15,000 km a year
+    # 1. read 62,000 km on 2025-01-01, 366 days after funding: 12,000 / 366 km a day; 181
+    #    days on to 2025-07-01: 62,000 + 12,000 x 181 / 366 = 67,934.43
+    # 2. no reading: 50,000 + 15,000 / 365.25 x 547 days
+    # 3. a reading on the funding day says nothing about the rate: the market's, from the
+    #    reading: 50,500 + 15,000 x 547 / 365.25
+    # 4. a reading below the funded mileage (a new odometer): never below the funded 50,000
+    km = np.array([62_000, np.nan, 50_500, 1_000])
+    read = np.array(["2025-01-01", "NaT", "2024-01-01", "2024-01-02"], dtype="datetime64[D]")
+    carried = monitoring.carried_mileage(np.full(4, 50_000.0), funded, km, read,
+                                         dt.date(2025, 7, 1), 15_000)
+    assert carried.tolist() == pytest.approx([
+        67_934.426, 50_000 + 15_000 * 547 / 365.25, 50_500 + 15_000 * 547 / 365.25, 50_000],
+        abs=0.001)
 
 
 @pytest.fixture
@@ -161,3 +164,36 @@ def test_a_loan_that_cannot_be_valued_is_reported_and_the_run_goes_on(book, trai
         body = monitoring.get_run(session, run_id)
     assert (body["state"], body["failed"], body["progress"]) == ("done", 1, 1.0)
     assert sum(g["loans"] for g in summary["by_grade"]) == len(active) - 1
+
+
+def test_cars_read_in_one_pass_are_valued_as_cars_decoded_one_by_one(book, trained,
+                                                                     monkeypatch) -> None:
+    sessions, _ = book
+    with sessions() as session:
+        ids = list(session.execute(select(LoanRecord.loan_id).order_by(LoanRecord.loan_id))
+                   .scalars())
+        rows = monitoring._loan_rows(session, ids)
+    assert len(rows) == 60 and rows["funded_vehicle_json"].isna().all()  # none changed
+    decoded = monitoring.decoded_vehicle_frame
+    with monkeypatch.context() as patch:  # the one pass, not the fallback
+        patch.setattr(monitoring, "decoded_vehicle_frame", lambda texts: pytest.fail("decoded"))
+        fast = monitoring.revalue(rows, trained, default_policy(), AS_OF, {"D2"})
+    monkeypatch.setattr(monitoring, "vehicle_frame", decoded)
+    slow = monitoring.revalue(rows, trained, default_policy(), AS_OF, {"D2"})
+    pd.testing.assert_frame_equal(fast, slow)
+    assert fast["value"].notna().all() and fast["grade"].between(1, 5).all()
+
+
+def test_a_car_that_does_not_fit_the_arrow_schema_is_decoded_record_by_record() -> None:
+    texts = np.array([json.dumps({"brand": "比亚迪", "mileage_km": 1000, "flood_damage": True}),
+                      json.dumps({"brand": "Ford", "mileage_km": 2.5e4,
+                                  "flood_damage": "true"})], dtype=object)
+    cars = monitoring.vehicle_frame(texts)  # the flag as text: json.loads, one by one
+    assert cars["brand"].tolist() == ["比亚迪", "Ford"]
+    assert cars["mileage_km"].tolist() == [1000, 25_000]
+    assert cars["flood_damage"].tolist() == [True, "true"]
+    assert monitoring._flags(cars["flood_damage"]).tolist() == [True, True]
+    assert list(cars.columns)[:3] == ["brand", "series", "variant"]  # every canonical field
+    one_pass = monitoring.vehicle_frame(texts[:1])
+    assert one_pass["flood_damage"].tolist() == [True]
+    assert one_pass["mileage_km"].tolist() == [1000.0]
