@@ -274,7 +274,8 @@ def _valued_at_funding(predictor: Predictor, chunk: pd.DataFrame, need: list[int
         return {}
     columns = [c for c in VEHICLE if c in chunk.columns]
     cars = chunk.iloc[need][columns].reset_index(drop=True)
-    messages = validate_frame(cars, training=False, today=today).messages().tolist()
+    checked = validate_frame(cars, training=False, today=today)
+    messages = checked.messages().tolist()
     cars = cars.assign(valuation_date=[str(typed[i]["funded_at"]) for i in need])
     pred = predictor.predict(cars, today=today)
     out = {}
@@ -283,9 +284,9 @@ def _valued_at_funding(predictor: Predictor, chunk: pd.DataFrame, need: list[int
         if message:
             _error(report, first + i + 1, "vehicle", str(message))
             continue
-        record = {k: _plain(v) for k, v in cars.iloc[j].items() if k != "valuation_date"}
+        record = stored_record(cars.iloc[j].to_dict(), checked.frame.iloc[j].to_dict())
         retail = whole_units(pred["value"].iloc[j])
-        out[i] = ({k: v for k, v in record.items() if v is not None}, retail,
+        out[i] = (record, retail,
                   min(whole_units(pred["value_low"].iloc[j]), retail))
     return out
 
@@ -300,6 +301,25 @@ def _stored_valuations(session_factory: Callable[[], Session], ids: list[str | N
         return {r.id: ({k: v for k, v in json.loads(r.request_json).items()
                         if k in VEHICLE and v is not None}, json.loads(r.response_json))
                 for r in records}
+
+
+def stored_record(given: dict[str, Any], typed: dict[str, Any]) -> dict[str, Any]:
+    """A car as the loan book stores it: numbers and flags as validation typed them (a tape's
+    "85" is stored as 85, so that a monitoring run reads a whole chunk's cars in one pass of
+    Arrow's JSON reader), texts and dates as given (a date keeps its precision); the fields
+    not given are left out."""
+    record = {}
+    for name, value in given.items():
+        field = FIELD_BY_NAME.get(name)
+        if field is None or name == "valuation_date" or _plain(value) is None:
+            continue
+        if field.kind in ("int", "float", "bool"):
+            value = typed[name]
+            if value is None or value is pd.NA or value != value:
+                continue
+            value = {"int": int, "float": float, "bool": bool}[field.kind](value)
+        record[name] = value
+    return record
 
 
 def _plain(value: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 
 import pandas as pd
 import pytest
@@ -55,6 +56,20 @@ def test_a_tape_is_imported_then_upserted(sessions, trained) -> None:
     assert shown["outstanding_balance"] == "12345.67" and shown["days_past_due"] == 12
     assert after.balance_fen == 1_234_567
     assert (after.funded_value, after.funded_lending, after.funded_vehicle_json) == funded
+
+
+def test_a_tapes_car_is_stored_with_typed_numbers_and_flags_and_its_date_as_given(
+        sessions, trained) -> None:
+    book = tape(1)
+    book.loc[0, ["first_registration", "mileage_km", "model_year", "flood_damage", "color"]] = [
+        "2023-05", "41000", "2023", "false", ""]
+    assert loans.import_tape(sessions, trained, as_frame(book))["failed"] == 0
+    with sessions() as session:
+        car = json.loads(session.get(LoanRecord, book.loan_id[0]).vehicle_json)
+    assert car["first_registration"] == "2023-05"  # the precision given
+    assert (car["mileage_km"], car["model_year"], car["flood_damage"]) == (41_000.0, 2023, False)
+    assert isinstance(car["model_year"], int) and "color" not in car  # an empty cell: not given
+    assert car["brand"] == book.brand[0]
 
 
 def test_bad_rows_are_reported_by_row_and_field_and_good_rows_kept(sessions, trained) -> None:
