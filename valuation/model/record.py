@@ -129,6 +129,11 @@ def model_date(text: str) -> dt.date:
     return day
 
 
+def model_day(value: Any) -> dt.date | None:
+    """`model_date` of a value that may not be a valid date: None when it is not one."""
+    return _date_value(value)[0]
+
+
 def normalize_date(text: str) -> str | None:
     """The text of a valid date at the precision it was given (YYYY, YYYY-MM or YYYY-MM-DD),
     or None if it is not one."""

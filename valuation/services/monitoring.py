@@ -34,15 +34,14 @@ from strategies.monitoring import RULES, Policy, evaluate
 
 from .. import clock
 from ..errors import InvalidInput, NotFound
-from ..model.predictor import Predictor
+from ..model.predictor import Predictor, collector_paused
 from ..model.record import (
     FIELDS,
     MAX_MILEAGE_KM,
     NAMES,
     NEV_ENERGY,
     is_true,
-    model_date,
-    normalize_date,
+    model_day,
 )
 from ..store.tables import (
     DealerRecord,
@@ -121,6 +120,7 @@ def decoded_vehicle_frame(texts: np.ndarray) -> pd.DataFrame:
         columns=list(NAMES))
 
 
+@collector_paused()
 def revalue(loans: pd.DataFrame, predictor: Predictor, policy: Policy, as_of: dt.date,
             watch_dealers: set[str]) -> pd.DataFrame:
     """One row per loan (the LOAN_COLUMNS): its value and lending value on `as_of`, segment,
@@ -213,12 +213,12 @@ def _per_distinct(values: pd.Series, function: Callable[[Any], Any]) -> np.ndarr
     return np.array([function(v) for v in distinct], dtype=object)[codes]
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _model_day(value: Any) -> np.datetime64:
-    """The day the model takes for a date (`record.model_date`); NaT for no valid date (a car
-    that validation refuses)."""
-    if value is None or value != value or normalize_date(str(value)) is None:
-        return np.datetime64("NaT")
-    return np.datetime64(model_date(str(value)), "D")
+    """The day the model takes for a date (`record.model_day`); NaT for no valid date (a car
+    that validation refuses). Cached: a book's cars share a few thousand registration days."""
+    day = model_day(value)
+    return np.datetime64("NaT") if day is None else np.datetime64(day, "D")
 
 
 def _flags(values: pd.Series) -> np.ndarray:
@@ -349,17 +349,19 @@ def run_pandas(sessions: Callable[[], Session], predictor: Predictor, policy: Po
     results = []
     try:
         for first in range(0, len(ids), chunk_loans):
-            started = time.perf_counter()
-            with sessions() as session:
-                chunk = _loan_rows(session, ids[first:first + chunk_loans])
-                before = _previous_between(session, previous, ids[first:first + chunk_loans])
-            timings["read_s"] += time.perf_counter() - started
-            started = time.perf_counter()
-            result = revalue(chunk, predictor, policy, as_of, watch)
-            timings["revalue_s"] += time.perf_counter() - started
-            started = time.perf_counter()
-            _store_chunk(sessions, run_id, result, before)
-            timings["store_s"] += time.perf_counter() - started
+            with collector_paused():  # a chunk's rows are tens of thousands of small objects
+                started = time.perf_counter()
+                with sessions() as session:
+                    chunk = _loan_rows(session, ids[first:first + chunk_loans])
+                    before = _previous_between(session, previous,
+                                               ids[first:first + chunk_loans])
+                timings["read_s"] += time.perf_counter() - started
+                started = time.perf_counter()
+                result = revalue(chunk, predictor, policy, as_of, watch)
+                timings["revalue_s"] += time.perf_counter() - started
+                started = time.perf_counter()
+                _store_chunk(sessions, run_id, result, before)
+                timings["store_s"] += time.perf_counter() - started
             results.append(result)
             progress(min(first + chunk_loans, len(ids)), len(ids))
         book = pd.concat(results, ignore_index=True) if results else revalue_empty()
@@ -418,7 +420,7 @@ def finish(sessions: Callable[[], Session], run_id: str, book: pd.DataFrame,
     the others are left out."""
     started = time.perf_counter()
     summary = summarise(book)
-    with sessions() as session, session.begin():
+    with sessions() as session, session.begin(), collector_paused():
         if not all_in_database:  # alerts need a loan row
             known = set(session.execute(select(core(LoanRecord).c.loan_id)).scalars())
             book = book[book["loan_id"].isin(known)]
