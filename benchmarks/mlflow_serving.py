@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from load import CONNECTIONS, ROOT, free_port, wait_for, wrk, wrk_script
+from load import ROOT, free_port, wait_for, wrk_script
 
 VENV = ROOT / "benchmarks" / ".venv-mlflow"
 PYTHON = VENV / "bin" / "python"
@@ -27,9 +29,11 @@ def install() -> None:
                     "pandas"], check=True)
 
 
-def serve_and_load(model_file: Path, row: dict[str, object], seconds: int, work: Path
-                   ) -> dict[str, float]:
-    """Requests/s of /invocations for one row, 2 workers, wrk with 8 connections."""
+@contextmanager
+def serve(model_file: Path, row: dict[str, object], work: Path
+          ) -> Iterator[tuple[str, str]]:
+    """The MLflow scoring server of `model_file` (2 workers); yields its base URL and the wrk
+    script of one /invocations request for `row`."""
     install()
     saved = work / "mlflow-model"
     subprocess.run([str(PYTHON), "-c", SAVE, str(model_file), str(saved)], check=True)
@@ -43,10 +47,7 @@ def serve_and_load(model_file: Path, row: dict[str, object], seconds: int, work:
     try:
         wait_for(base + "/ping", timeout=180)
         body = json.dumps({"dataframe_split": {"columns": list(row), "data": [list(row.values())]}})
-        script = wrk_script("POST", "/invocations", {"Content-Type": "application/json"}, body)
-        result = wrk(base, script, seconds)
-        result["connections"] = CONNECTIONS
-        return result
+        yield base, wrk_script("POST", "/invocations", {"Content-Type": "application/json"}, body)
     finally:
         process.terminate()
         process.wait(timeout=30)
