@@ -74,18 +74,23 @@ def carried_mileage(funded_km: np.ndarray, funded_at: np.ndarray, odometer_km: n
     datetime64[D], NaT when not read): from the last reading at its own rate since funding,
     else from funding at the market's median yearly distance; never below the funded reading."""
     day = np.datetime64(as_of, "D")
-    read = ~np.isnan(odometer_km) & ~np.isnat(odometer_date)
-    own = read & (odometer_date > funded_at)
+    own = ~np.isnan(odometer_km) & (odometer_date > funded_at)  # NaT compares False
     with np.errstate(divide="ignore", invalid="ignore"):
-        per_day = np.maximum(odometer_km - funded_km, 0.0) / (
-            odometer_date - funded_at).astype("timedelta64[D]").astype(np.float64)
-        since_reading = np.maximum((day - odometer_date).astype(np.float64), 0.0)
-        by_own_rate = odometer_km + per_day * since_reading
+        per_day = np.maximum(odometer_km - funded_km, 0.0) / days_between(odometer_date,
+                                                                          funded_at)
+        by_own_rate = odometer_km + per_day * np.maximum(days_between(day, odometer_date), 0.0)
     start = np.where(np.isnan(odometer_km), funded_km, odometer_km)
-    since_funding = np.maximum((day - funded_at).astype(np.float64), 0.0)
+    since_funding = np.maximum(days_between(day, funded_at), 0.0)
     by_market = start + median_km_year / 365.25 * since_funding
     estimate = np.where(own, by_own_rate, by_market)
     return np.minimum(np.maximum(estimate, funded_km), float(MAX_MILEAGE_KM))
+
+
+def days_between(later: np.ndarray | np.datetime64, earlier: np.ndarray | np.datetime64
+                 ) -> np.ndarray:
+    """Whole days from `earlier` to `later` (datetime64[D]) as floats; NaN where either is NaT."""
+    days = np.asarray(later - earlier, dtype="timedelta64[D]")
+    return np.where(np.isnat(days), np.nan, days.astype(np.float64))
 
 
 # The stored canonical record's fields as the JSON reader types them (whole numbers read as
@@ -155,8 +160,7 @@ def revalue(loans: pd.DataFrame, predictor: Predictor, policy: Policy, as_of: dt
     value = _whole_units(pred["value"].to_numpy(np.float64), ok)
     lending = np.minimum(_whole_units(pred["value_low"].to_numpy(np.float64), ok), value)
     registered = _per_distinct(cars["first_registration"], _model_day)
-    age_days = (np.datetime64(as_of, "D") - registered.astype("datetime64[D]")).astype(
-        np.float64)
+    age_days = days_between(np.datetime64(as_of, "D"), registered.astype("datetime64[D]"))
     inputs = pd.DataFrame({
         "principal": loans["principal_fen"].to_numpy(np.int64),
         "balance": loans["balance_fen"].to_numpy(np.int64),

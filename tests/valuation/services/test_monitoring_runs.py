@@ -23,21 +23,23 @@ AS_OF = dt.date(2026, 6, 30)
 
 
 def test_mileage_is_carried_forward_at_the_cars_own_rate_else_the_markets() -> None:
-    funded = np.array(["2024-01-01"] * 4, dtype="datetime64[D]")
-    # three cars funded at 50,000 km on 2024-01-01, valued on 2025-07-01 at 15,000 km a year
+    funded = np.array(["2024-01-01"] * 5, dtype="datetime64[D]")
+    # cars funded at 50,000 km on 2024-01-01, valued on 2025-07-01 at 15,000 km a year
     # 1. read 62,000 km on 2025-01-01, 366 days after funding: 12,000 / 366 km a day; 181
     #    days on to 2025-07-01: 62,000 + 12,000 x 181 / 366 = 67,934.43
     # 2. no reading: 50,000 + 15,000 / 365.25 x 547 days
     # 3. a reading on the funding day says nothing about the rate: the market's, from the
     #    reading: 50,500 + 15,000 x 547 / 365.25
     # 4. a reading below the funded mileage (a new odometer): never below the funded 50,000
-    km = np.array([62_000, np.nan, 50_500, 1_000])
-    read = np.array(["2025-01-01", "NaT", "2024-01-01", "2024-01-02"], dtype="datetime64[D]")
-    carried = monitoring.carried_mileage(np.full(4, 50_000.0), funded, km, read,
+    # 5. a reading without its date: the market's rate from the reading, since funding
+    km = np.array([62_000, np.nan, 50_500, 1_000, 55_000])
+    read = np.array(["2025-01-01", "NaT", "2024-01-01", "2024-01-02", "NaT"],
+                    dtype="datetime64[D]")
+    carried = monitoring.carried_mileage(np.full(5, 50_000.0), funded, km, read,
                                          dt.date(2025, 7, 1), 15_000)
     assert carried.tolist() == pytest.approx([
-        67_934.426, 50_000 + 15_000 * 547 / 365.25, 50_500 + 15_000 * 547 / 365.25, 50_000],
-        abs=0.001)
+        67_934.426, 50_000 + 15_000 * 547 / 365.25, 50_500 + 15_000 * 547 / 365.25, 50_000,
+        55_000 + 15_000 * 547 / 365.25], abs=0.001)
 
 
 @pytest.fixture
