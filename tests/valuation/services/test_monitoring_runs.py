@@ -90,6 +90,43 @@ def test_a_run_stores_figures_that_add_up(book, trained, tmp_path) -> None:
     assert first.ltv_bps == stored[first.name].ltv_bps and first.grade == stored[first.name].grade
 
 
+def test_the_changes_since_the_previous_run_are_stored(book, trained) -> None:
+    sessions, _ = book
+    first_run, _ = run(sessions, trained)
+    with sessions() as session, session.begin():  # one loan paid down to half its balance
+        paid = session.scalars(select(LoanRecord.loan_id).where(LoanRecord.status == "active")
+                               .order_by(LoanRecord.loan_id).offset(30)).first()
+        loan = session.get(LoanRecord, paid)
+        loan.balance_fen //= 2
+        driven = session.scalars(select(LoanRecord.loan_id).where(
+            LoanRecord.status == "active").order_by(LoanRecord.loan_id).offset(10)).first()
+        loan = session.get(LoanRecord, driven)  # a new reading: 150,000 km more
+        loan.odometer_km = json.loads(loan.funded_vehicle_json)["mileage_km"] + 150_000
+        loan.odometer_date = AS_OF
+    second_run, _ = run(sessions, trained)  # 2 chunks of 25 and one of the rest
+    with sessions() as session:
+        def stored(run_id):
+            return {r.loan_id: r for r in session.scalars(select(LoanRevaluationRecord).where(
+                LoanRevaluationRecord.run_id == run_id))}
+        before, after = stored(first_run), stored(second_run)
+    assert set(before) == set(after) and len(after) > 50
+    assert all(r.ltv_change_prev_bps is None and r.value_change_prev_bps is None
+               for r in before.values())
+    for loan_id, r in after.items():
+        old = before[loan_id]
+        assert r.ltv_change_prev_bps == r.ltv_bps - old.ltv_bps
+        # basis points of the previous value, rounded half to even
+        assert r.value_change_prev_bps == round((r.value - old.value) * 10_000 / old.value)
+    # far more kilometres, a lower value
+    assert after[driven].value < before[driven].value
+    assert after[driven].value_change_prev_bps == round(
+        (after[driven].value - before[driven].value) * 10_000 / before[driven].value) < 0
+    # the same car on the same day: the value holds; half the balance, about half the LTV
+    assert after[paid].value_change_prev_bps == 0
+    assert after[paid].ltv_change_prev_bps == after[paid].ltv_bps - before[paid].ltv_bps < 0
+    assert abs(after[paid].ltv_bps * 2 - before[paid].ltv_bps) <= 2
+
+
 def test_alerts_are_raised_changed_and_cleared_between_runs(book, trained) -> None:
     sessions, tape = book
     first_run, _ = run(sessions, trained)
