@@ -579,13 +579,13 @@ def summarise(book: pd.DataFrame) -> dict[str, Any]:
     balance = graded["balance_fen"].astype("int64")
 
     def by(keys: list[str]) -> list[dict[str, Any]]:
-        grouped = graded.assign(balance_fen=balance).groupby(keys, sort=True)
+        totals = graded[keys].assign(balance_fen=balance).groupby(keys, sort=True)[
+            "balance_fen"].agg(["size", "sum"])
         out = []
-        for key, part in grouped:
+        for key, loans, fen in zip(totals.index, totals["size"], totals["sum"], strict=True):
             names = key if isinstance(key, tuple) else (key,)
             out.append({**{k: (int(v) if k == "grade" else v) for k, v in zip(
-                keys, names, strict=True)}, "loans": len(part),
-                "balance_fen": int(part["balance_fen"].sum())})
+                keys, names, strict=True)}, "loans": int(loans), "balance_fen": int(fen)})
         return out
 
     ltv = graded["ltv_bps"].astype("int64").to_numpy()
@@ -634,12 +634,13 @@ def _update_alerts(session: Session, run_id: str, book: pd.DataFrame) -> None:
         live.keys()).to_numpy(bool)
     graded = graded[concern]
     raised, kept, cleared, trail = [], [], [], []
+    texts: dict[tuple[str, ...], str] = {}  # a book has few distinct rule lists
     for loan_id, dealer_id, segment, grade, action, rules in zip(
             graded["loan_id"], graded["dealer_id"], graded["segment"], graded["grade"],
             graded["action"], graded["rules"], strict=True):
         alert = live.get(loan_id)
-        grade, codes = int(grade), list(rules)
-        text = json.dumps(codes)
+        grade, codes = int(grade), tuple(rules)
+        text = texts.get(codes) or texts.setdefault(codes, json.dumps(list(codes)))
         if grade >= ALERT_GRADE and alert is None:
             raised.append({"loan_id": loan_id, "dealer_id": dealer_id, "segment": segment,
                            "state": "open", "grade": grade, "action": action,
@@ -659,12 +660,7 @@ def _update_alerts(session: Session, run_id: str, book: pd.DataFrame) -> None:
     conn = session.connection()
     if raised:
         conn.execute(insert(alerts), raised)
-        new = conn.execute(select(alerts.c.id, alerts.c.grade, alerts.c.action,
-                                  alerts.c.rules_json)
-                           .where(alerts.c.raised_run_id == run_id, alerts.c.state == "open"))
-        trail += [_trail(r.id, "raised", run_id, now, {"grade": r.grade, "action": r.action,
-                                                       "rules": json.loads(r.rules_json)})
-                  for r in new]
+        trail += _raised_trail(session, run_id, now)
     if kept:
         conn.execute(update(alerts).where(alerts.c.id == bindparam("alert_id")).values(
             grade=bindparam("grade"), action=bindparam("action"),
@@ -677,6 +673,25 @@ def _update_alerts(session: Session, run_id: str, book: pd.DataFrame) -> None:
                   for alert_id, why in cleared]
     if trail:
         conn.execute(insert(audit), trail)
+
+
+def _raised_trail(session: Session, run_id: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """The audit rows of the alerts `run_id` raised (their ids are the database's), one detail
+    text per distinct grade, action and rules (a book has few)."""
+    alerts = core(MonitoringAlertRecord)
+    new = session.connection().execute(
+        select(alerts.c.id, alerts.c.grade, alerts.c.action, alerts.c.rules_json)
+        .where(alerts.c.raised_run_id == run_id, alerts.c.state == "open"))
+    details: dict[tuple[int, str, str], str] = {}
+    rows = []
+    for r in new:
+        key = (r.grade, r.action, r.rules_json)
+        if key not in details:
+            details[key] = json.dumps({"grade": r.grade, "action": r.action,
+                                       "rules": json.loads(r.rules_json)}, ensure_ascii=False)
+        rows.append({"alert_id": r.id, "at": now, "action": "raised", "actor": "monitor",
+                     "run_id": run_id, "detail_json": details[key]})
+    return rows
 
 
 def _trail(alert_id: int, action: str, run_id: str, now: dt.datetime,
