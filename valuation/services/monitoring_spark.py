@@ -41,26 +41,31 @@ RESULT_SCHEMA = ("loan_id string, dealer_id string, segment string, balance_fen 
                  "ltv_change_bps long, value_change_bps long, score long, grade long, "
                  "action string, rules array<string>, error string")
 _PREDICTORS: dict[str, Predictor] = {}  # one per Python worker and model
+# the exported loans' columns (`monitoring.LOAN_COLUMNS`), typed here: a chunk whose column is
+# all missing (no odometer readings yet, no car changed since funding) must not fix its type
+LOAN_SCHEMA = pa.schema([
+    ("loan_id", pa.string()), ("dealer_id", pa.string()), ("funded_at", pa.string()),
+    ("principal_fen", pa.int64()), ("balance_fen", pa.int64()),
+    ("days_past_due", pa.int64()), ("odometer_km", pa.int64()),
+    ("odometer_date", pa.string()), ("vehicle_json", pa.string()),
+    ("funded_vehicle_json", pa.string()), ("funded_value", pa.int64()),
+    ("funded_lending", pa.int64())])
+assert tuple(LOAN_SCHEMA.names) == monitoring.LOAN_COLUMNS
 
 
 def export_loans(sessions: Callable[[], Session], ids: list[str], path: Path,
                  chunk_loans: int = 50_000) -> None:
-    """The loans `ids` (the LOAN_COLUMNS) into one Parquet file, chunk by chunk."""
-    writer = None
-    try:
+    """The loans `ids` (the LOAN_COLUMNS) into one Parquet file, chunk by chunk (a file with
+    no rows when there are none)."""
+    with pq.ParquetWriter(path, LOAN_SCHEMA) as writer:
         for first in range(0, len(ids), chunk_loans):
             with sessions() as session:
                 frame = monitoring._loan_rows(session, ids[first:first + chunk_loans])
             frame["funded_at"] = frame["funded_at"].astype(str)
             frame["odometer_date"] = frame["odometer_date"].map(
                 lambda d: None if d is None or d != d else str(d))
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(path, table.schema)
-            writer.write_table(table.cast(writer.schema))
-    finally:
-        if writer is not None:
-            writer.close()
+            writer.write_table(pa.Table.from_pandas(frame, schema=LOAN_SCHEMA,
+                                                    preserve_index=False))
 
 
 def _partition(root_name: str, spec: str, policy: Policy, as_of: dt.date,

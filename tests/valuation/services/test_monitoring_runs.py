@@ -236,3 +236,25 @@ def test_a_car_that_does_not_fit_the_arrow_schema_is_decoded_record_by_record() 
     one_pass = monitoring.vehicle_frame(texts[:1])
     assert one_pass["flood_damage"].tolist() == [True]
     assert one_pass["mileage_km"].tolist() == [1000.0]
+
+
+def test_the_loans_export_keeps_its_types_whatever_the_first_chunk_holds(book, tmp_path) -> None:
+    from valuation.services.monitoring_spark import export_loans
+
+    sessions, _ = book
+    with sessions() as session, session.begin():
+        ids = list(session.execute(select(LoanRecord.loan_id).order_by(LoanRecord.loan_id))
+                   .scalars())
+        session.execute(update(LoanRecord).where(LoanRecord.loan_id.in_(ids[:25])).values(
+            odometer_km=None, odometer_date=None, days_past_due=None))
+        late = session.get(LoanRecord, ids[-1])  # only a late chunk has a car changed since
+        car = json.loads(late.vehicle_json)
+        late.vehicle_json = json.dumps({**car, "mileage_km": car["mileage_km"] + 1_000})
+    export_loans(sessions, ids, tmp_path / "loans.parquet", chunk_loans=25)
+    exported = pd.read_parquet(tmp_path / "loans.parquet")
+    assert exported["loan_id"].tolist() == ids
+    assert exported["funded_vehicle_json"].notna().tolist() == [False] * 59 + [True]
+    assert exported["odometer_km"].isna().sum() >= 25 and exported["days_past_due"].notna().any()
+    assert str(exported["principal_fen"].dtype) == "int64"
+    export_loans(sessions, [], tmp_path / "none.parquet")  # no active loans: no rows
+    assert len(pd.read_parquet(tmp_path / "none.parquet")) == 0
