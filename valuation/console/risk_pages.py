@@ -16,10 +16,9 @@ from ..errors import InvalidInput
 from ..services import credit, dealer_risk, monitoring, permissions
 from ..store import db
 from . import charts
-from .signin import blueprint, page, safe_next
+from .signin import PER_PAGE, blueprint, page, page_count, safe_next
 
 ALERT_STATES = ("open", "acknowledged", "cleared")
-PER_PAGE = 25
 
 
 @blueprint.route("/decisions")
@@ -72,7 +71,7 @@ def alerts() -> str:
     pageno = max(request.args.get("page", 1, type=int), 1)
     with db.session() as session:
         found = monitoring.list_alerts(session, page=pageno, per_page=PER_PAGE, **filters)
-    pages = max((found["total"] + PER_PAGE - 1) // PER_PAGE, 1)
+    pages = page_count(found["total"])
     return render_template("console/alerts.html", found=found, filters=filters, pages=pages,
                            grades=GRADES, actions=ACTIONS, states=ALERT_STATES)
 

@@ -102,6 +102,14 @@ def page(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return wrap
 
 
+PER_PAGE = 25  # rows of a paged console table
+
+
+def page_count(total: int) -> int:
+    """Pages of PER_PAGE rows that `total` rows fill (one, when there are none)."""
+    return max((total + PER_PAGE - 1) // PER_PAGE, 1)
+
+
 def may(roles: tuple[str, ...]) -> bool:
     """Whether the signed-in person's role is among `roles` (templates show only the buttons
     a person may press; the services refuse the rest anyway)."""

@@ -29,9 +29,8 @@ from ..services import (
 from ..services.lifecycle import APPROVED, DRAFT, RETIRED, SUBMITTED
 from ..store import db
 from . import charts, grids
-from .signin import blueprint, page
+from .signin import PER_PAGE, blueprint, page, page_count
 
-PER_PAGE = 25
 AUDIT_ACTIONS = ("seed", "create", "edit", "submit", "approve", "activate", "schedule",
                  "unschedule", "retire", "rollback", "experiment_start", "experiment_end")
 
@@ -306,7 +305,7 @@ def simulation(name: str, sim_id: str) -> str:
                "segments": charts.outcome_rates(report["outcomes_by_segment"], "segment"),
                "tiers": charts.outcome_rates(report["outcomes_by_customer_tier"],
                                              "customer_tier")}
-    pages = max((changes["total"] + PER_PAGE - 1) // PER_PAGE, 1)
+    pages = page_count(changes["total"])
     return render_template("console/simulation.html", name=name, r=report, changes=changes,
                            figures=figures, pages=pages, only_outcome=only_outcome)
 
