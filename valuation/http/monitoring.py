@@ -1,5 +1,5 @@
 """In-loan monitoring routes: start a revaluation run (asynchronous: a job worker runs it),
-read a run, list and acknowledge alerts. For risk officers (underwriter, admin)."""
+list and read runs, list and acknowledge alerts. For risk officers (underwriter, admin)."""
 from __future__ import annotations
 
 from typing import Any
@@ -23,6 +23,12 @@ class MonitoringRunSchema(Schema):
     engine = fields.String(load_default="pandas", validate=validate.OneOf(["pandas"]))
 
 
+class RunQuerySchema(Schema):
+    state = fields.String(validate=validate.OneOf(["queued", "running", "done", "failed"]))
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
 class AlertQuerySchema(Schema):
     grade = fields.Integer(validate=validate.Range(1, 5))
     action = fields.String(validate=validate.OneOf(
@@ -40,6 +46,17 @@ class AcknowledgeSchema(Schema):
 
 @monitoring_blp.route("/runs")
 class Runs(MethodView):
+    @require(*permissions.MONITORING)
+    @monitoring_blp.arguments(RunQuerySchema(), location="query")
+    @monitoring_blp.alt_response(200, description="total, page, per_page, runs")
+    def get(self, query: dict[str, Any]) -> Response:
+        """Runs, newest first, each without its summary (read one run for that); filter by
+        state."""
+        with db.session() as session:
+            return json_response(monitoring.list_runs(
+                session, state=query.get("state"), page=query["page"],
+                per_page=query["per_page"]), 200)
+
     @require(*permissions.MONITORING)
     @monitoring_blp.arguments(MonitoringRunSchema())
     @monitoring_blp.alt_response(202, description="the queued run; `Location` names it")

@@ -300,6 +300,20 @@ def get_run(session: Session, run_id: str) -> dict[str, Any]:
     return run_body(run)
 
 
+def list_runs(session: Session, *, state: str | None = None, page: int = 1,
+              per_page: int = 50) -> dict[str, Any]:
+    """Runs, newest first, without their summaries (`get_run` has them); filter by state."""
+    query = select(MonitoringRunRecord)
+    if state is not None:
+        query = query.where(MonitoringRunRecord.state == state)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(MonitoringRunRecord.created_at.desc(),
+                                          MonitoringRunRecord.id)
+                           .offset((page - 1) * per_page).limit(per_page))
+    return {"total": total, "page": page, "per_page": per_page,
+            "runs": [{k: v for k, v in run_body(r).items() if k != "summary"} for r in rows]}
+
+
 def list_alerts(session: Session, *, grade: int | None = None, action: str | None = None,
                 dealer_id: str | None = None, segment: str | None = None,
                 state: str | None = None, page: int = 1, per_page: int = 50
@@ -421,14 +435,20 @@ def finish(sessions: Callable[[], Session], run_id: str, book: pd.DataFrame,
            timings: dict[str, float], all_in_database: bool = True) -> dict[str, Any]:
     """Alerts and the summary of a run whose results are stored; the run is done. Alerts are
     only for loans of the loan book: unless `all_in_database` (the loans were read from it),
-    the others are left out."""
+    the others are left out. The alerts follow the latest as-of date: a run dated before a
+    finished run (a look back) leaves them as that run set them. The summary's `alerts` says
+    which it was, with the counts raised, changed, kept and cleared."""
     started = time.perf_counter()
     summary = summarise(book)
     with sessions() as session, session.begin(), collector_paused():
-        if not all_in_database:  # alerts need a loan row
-            known = set(session.execute(select(core(LoanRecord).c.loan_id)).scalars())
-            book = book[book["loan_id"].isin(known)]
-        _update_alerts(session, run_id, book)
+        later = _later_run(session, run_id)
+        if later is not None:
+            summary["alerts"] = {"updated": False, "later_run": later}
+        else:
+            if not all_in_database:  # alerts need a loan row
+                known = set(session.execute(select(core(LoanRecord).c.loan_id)).scalars())
+                book = book[book["loan_id"].isin(known)]
+            summary["alerts"] = {"updated": True, **_update_alerts(session, run_id, book)}
         timings["alerts_s"] = time.perf_counter() - started
         session.execute(update(core(MonitoringRunRecord))
                         .where(core(MonitoringRunRecord).c.id == run_id)
@@ -484,6 +504,16 @@ def _previous_run(session: Session, run_id: str, as_of: dt.date) -> str | None:
     return session.scalar(select(table.c.id).where(
         table.c.state == "done", table.c.id != run_id, table.c.as_of <= as_of)
         .order_by(table.c.as_of.desc(), table.c.finished_at.desc()).limit(1))
+
+
+def _later_run(session: Session, run_id: str) -> dict[str, str] | None:
+    """A finished run dated after this one ({"id", "as_of"}: the latest), or None."""
+    table = core(MonitoringRunRecord)
+    as_of = session.scalar(select(table.c.as_of).where(table.c.id == run_id))
+    later = session.execute(select(table.c.id, table.c.as_of).where(
+        table.c.state == "done", table.c.id != run_id, table.c.as_of > as_of)
+        .order_by(table.c.as_of.desc()).limit(1)).first()
+    return None if later is None else {"id": later.id, "as_of": str(later.as_of)}
 
 
 Previous = dict[str, tuple[int | None, int | None]]  # loan_id: (LTV bps, value)
@@ -619,10 +649,11 @@ def write_parquet(book: pd.DataFrame, path: Path) -> None:
 
 # --- alerts --------------------------------------------------------------------------------
 
-def _update_alerts(session: Session, run_id: str, book: pd.DataFrame) -> None:
+def _update_alerts(session: Session, run_id: str, book: pd.DataFrame) -> dict[str, int]:
     """Raise an alert for a loan graded ALERT_GRADE or worse that has none open, keep an open
     one up to date, clear it when the loan is graded 1 again or left the active book. Core
-    statements in bulk (executemany), with one audit row per change."""
+    statements in bulk (executemany), with one audit row per change. Returns how many alerts
+    were raised, changed (grade, action or rules), kept and cleared (changed ones are kept)."""
     now = utcnow()
     alerts, audit = core(MonitoringAlertRecord), core(MonitoringAuditRecord)
     live = {r.loan_id: r for r in session.execute(
@@ -654,6 +685,7 @@ def _update_alerts(session: Session, run_id: str, book: pd.DataFrame) -> None:
                          "rules_json": text, "last_run_id": run_id})
         elif alert is not None:
             cleared.append((alert.id, "graded 1"))
+    changed = len(trail)  # so far the trail holds the changes only
     seen = set(book["loan_id"])
     cleared += [(a.id, "no longer an active loan") for loan_id, a in live.items()
                 if loan_id not in seen]
@@ -673,6 +705,8 @@ def _update_alerts(session: Session, run_id: str, book: pd.DataFrame) -> None:
                   for alert_id, why in cleared]
     if trail:
         conn.execute(insert(audit), trail)
+    return {"raised": len(raised), "changed": changed, "kept": len(kept),
+            "cleared": len(cleared)}
 
 
 def _raised_trail(session: Session, run_id: str, now: dt.datetime) -> list[dict[str, Any]]:

@@ -62,3 +62,29 @@ def test_loans_runs_and_alerts(app, client, keys, trained, demo_dealers) -> None
                        headers=keys["admin"]).status_code == 404
     history = client.get(f"/v1/loans/{rows[2]['loan_id']}", headers=keys["admin"]).json
     assert [h["run_id"] for h in history["revaluations"]] == [run_id]
+
+
+def test_runs_are_listed_newest_first_without_their_summaries(app, client, keys, trained,
+                                                              demo_dealers) -> None:
+    client.post("/v1/loans", json={"loans": loans_json(4)}, headers=keys["underwriter"])
+    ids = [client.post("/v1/monitoring/runs", json={"as_of": day},
+                       headers=keys["underwriter"]).json["id"]
+           for day in ("2026-03-31", "2026-06-30", "2026-05-31")]
+    sessions = app.extensions["db_sessions"]
+    monitoring.run_pandas(sessions, trained, default_policy(), ids[0])
+    listed = client.get("/v1/monitoring/runs", headers=keys["admin"])
+    assert listed.status_code == 200
+    assert (listed.json["total"], listed.json["page"], listed.json["per_page"]) == (3, 1, 50)
+    # created one after another: the newest first, whatever their as-of dates
+    assert [r["id"] for r in listed.json["runs"]] == ids[::-1]
+    assert [r["as_of"] for r in listed.json["runs"]] == ["2026-05-31", "2026-06-30",
+                                                         "2026-03-31"]
+    assert all("summary" not in r for r in listed.json["runs"])
+    done = client.get("/v1/monitoring/runs?state=done", headers=keys["underwriter"]).json
+    assert [(r["id"], r["state"]) for r in done["runs"]] == [(ids[0], "done")]
+    second = client.get("/v1/monitoring/runs?per_page=2&page=2", headers=keys["admin"]).json
+    assert [r["id"] for r in second["runs"]] == [ids[0]] and second["total"] == 3
+    assert client.get("/v1/monitoring/runs?state=lost",
+                      headers=keys["admin"]).status_code == 422
+    assert client.get("/v1/monitoring/runs", headers=keys["dealer"]).status_code == 403
+    assert client.get("/v1/monitoring/runs").status_code == 401

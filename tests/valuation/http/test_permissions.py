@@ -40,6 +40,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/loans"): {"underwriter", "admin"},
     ("GET", "/v1/loans/<loan_id>"): {"underwriter", "admin"},
     ("POST", "/v1/monitoring/runs"): {"underwriter", "admin"},
+    ("GET", "/v1/monitoring/runs"): {"underwriter", "admin"},
     ("GET", "/v1/monitoring/runs/<run_id>"): {"underwriter", "admin"},
     ("GET", "/v1/monitoring/alerts"): {"underwriter", "admin"},
     ("POST", "/v1/monitoring/alerts/<int(min=1, max=2147483647):alert_id>/acknowledge"):

@@ -183,6 +183,43 @@ def test_alerts_are_raised_changed_and_cleared_between_runs(book, trained) -> No
     assert [h["run_id"] for h in history] == [fourth_run, third_run, second_run, first_run]
 
 
+def test_a_run_dated_before_the_latest_leaves_its_alerts_as_they_are(book, trained) -> None:
+    sessions, tape = book
+
+    def alerts() -> list[tuple]:
+        with sessions() as session:
+            return [(a.id, a.loan_id, a.state, a.grade, a.last_run_id) for a in session.scalars(
+                select(MonitoringAlertRecord).order_by(MonitoringAlertRecord.id))]
+
+    def graded_2_or_worse(run_id: str) -> set[str]:
+        with sessions() as session:
+            return set(session.scalars(select(LoanRevaluationRecord.loan_id).where(
+                LoanRevaluationRecord.run_id == run_id, LoanRevaluationRecord.grade >= 2)))
+
+    latest, summary = run(sessions, trained)
+    in_alert = graded_2_or_worse(latest)
+    assert in_alert and {a[1] for a in alerts()} == in_alert
+    assert summary["alerts"] == {"updated": True, "raised": len(in_alert), "changed": 0,
+                                 "kept": 0, "cleared": 0}
+    before = alerts()
+    # a look back half a year: fewer loans were funded then, and the cars were worth more;
+    # the alerts stay as the run of 2026-06-30 set them, none raised, changed or cleared
+    look_back = AS_OF - dt.timedelta(days=182)
+    funded_since = set(tape.loc[pd.to_datetime(tape.funded_at).dt.date > look_back, "loan_id"])
+    assert in_alert & funded_since  # loans the look back does not value at all
+    back, summary = run(sessions, trained, as_of=look_back)
+    assert summary["alerts"] == {"updated": False,
+                                 "later_run": {"id": latest, "as_of": "2026-06-30"}}
+    assert summary["loans"] == len(tape[(tape.status == "active")]) - len(
+        funded_since & set(tape.loc[tape.status == "active", "loan_id"]))
+    assert alerts() == before
+    # the same date again: every alert kept, now last seen by this run
+    again, summary = run(sessions, trained)
+    assert summary["alerts"] == {"updated": True, "raised": 0, "changed": 0,
+                                 "kept": len(in_alert), "cleared": 0}
+    assert alerts() == [(i, loan, state, grade, again) for i, loan, state, grade, _ in before]
+
+
 def test_a_loan_that_cannot_be_valued_is_reported_and_the_run_goes_on(book, trained) -> None:
     sessions, tape = book
     active = tape[tape.status == "active"]
