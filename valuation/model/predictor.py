@@ -35,6 +35,17 @@ SEGMENT_GUESS = (0.3, "new_price unknown: a segment's median guide price assumed
                  "new_price missing and brand and series unknown: the median guide price of "
                  "cars of its energy type was assumed; give new_price for a real valuation")
 UNUSUAL_KM_PER_YEAR = (1_000, 60_000)  # outside this, mileage is unusual for the age (cars >= 2 y)
+# A given guide price more than this many times above (or below) the median guide price of its
+# series in training is probably mistyped (an extra zero) or inflated: in retention mode the
+# value scales with it, so the confidence is halved and the caller is told.
+GUIDE_PRICE_RATIO = 2.5
+GUIDE_PRICE_FACTOR = 0.5
+GUIDE_PRICE_REASON = "guide price far from the series' typical"
+
+
+def guide_price_warning(given: float, typical: float) -> str:
+    return (f"new_price {given:,.0f} is {given / typical:.2g}x the typical guide price of this "
+            f"series ({typical:,.0f}): check it")
 
 
 @contextlib.contextmanager
@@ -320,6 +331,17 @@ class Predictor:
                  "unknown series")
         penalise((series_n > 0) & (series_n < RARE_SERIES_ROWS), 0.8,
                  "series rare in training", None)
+        typical = np.array([prof["new_price"]["series"].get(k, np.nan) for k in keys],
+                           dtype="float64")[at]
+        given = rows["new_price"].to_numpy(dtype="float64")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = given / typical
+        odd = (imputed.to_numpy() == GIVEN) & ((ratio > GUIDE_PRICE_RATIO)
+                                               | (ratio < 1 / GUIDE_PRICE_RATIO))
+        score = np.where(odd, score * GUIDE_PRICE_FACTOR, score)
+        for i in np.flatnonzero(odd).tolist():
+            reasons[i].append(GUIDE_PRICE_REASON)
+            warnings[i].append(guide_price_warning(float(given[i]), float(typical[i])))
         for col in ("age_months", "mileage_km"):
             lo, hi = prof["ranges"][col]
             values = rows[col].to_numpy(dtype=float)

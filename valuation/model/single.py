@@ -20,6 +20,9 @@ import numpy as np
 from . import explain, features, priors
 from .predictor import (
     GIVEN,
+    GUIDE_PRICE_FACTOR,
+    GUIDE_PRICE_RATIO,
+    GUIDE_PRICE_REASON,
     HIGH,
     MEDIUM,
     RARE_SERIES_ROWS,
@@ -29,6 +32,7 @@ from .predictor import (
     SERIES_GUESS,
     UNUSUAL_KM_PER_YEAR,
     Predictor,
+    guide_price_warning,
 )
 from .record import NAMES, validate_record
 
@@ -213,6 +217,12 @@ def assess_one(predictor: Predictor, car: dict[str, Any], rel_width: float, impu
     penalise(brand_n == 0, 0.4, "brand not seen in training", "unknown brand")
     penalise(brand_n > 0 and series_n == 0, 0.5, "series not seen in training", "unknown series")
     penalise(0 < series_n < RARE_SERIES_ROWS, 0.8, "series rare in training", None)
+    typical = prof["new_price"]["series"].get(f"{brand}|{car['series']}")
+    given = car["new_price"]
+    if imputed == GIVEN and typical is not None and given is not None and given == given:
+        ratio = float(np.float64(given) / np.float64(typical))
+        penalise(ratio > GUIDE_PRICE_RATIO or ratio < 1 / GUIDE_PRICE_RATIO, GUIDE_PRICE_FACTOR,
+                 GUIDE_PRICE_REASON, guide_price_warning(float(given), float(typical)))
     for col in ("age_months", "mileage_km"):
         lo, hi = prof["ranges"][col]
         value = float(car[col])

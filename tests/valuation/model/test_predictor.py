@@ -74,3 +74,34 @@ def test_a_model_without_segment_medians_still_refuses_such_a_car(trained: Predi
 def test_unusual_mileage_warns(trained: Predictor) -> None:
     out = trained.predict(pd.DataFrame([car(mileage_km=500)]))
     assert "mileage unusual for age" in out["warnings"][0]
+
+
+def test_a_guide_price_far_from_its_series_halves_the_confidence(trained: Predictor) -> None:
+    """The value follows the guide price (retention mode): an extra zero typed by a dealer
+    gives about nine times the value, so a given price more than 2.5x above or below the
+    series' median guide price in training (200,000 for this series) halves the confidence,
+    says why and asks the caller to check it. Inside the band, or inferred, nothing changes.
+    The reference is the same model told that the series typically costs the given price."""
+    assert trained.profile["new_price"]["series"]["丰田|凯美瑞"] == 200_000
+
+    def typical(price: float) -> Predictor:
+        lookup = trained.profile["new_price"]
+        return Predictor(point=trained.point, low=trained.low, high=trained.high,
+                         card=trained.card, profile={**trained.profile, "new_price": {
+                             **lookup, "series": {**lookup["series"], "丰田|凯美瑞": price}}})
+
+    prices = [2_000_000, 499_000, 60_000]
+    out = trained.predict(pd.DataFrame([car(new_price=p) for p in prices]
+                                       + [car(), car(new_price=None)]))
+    calm = [typical(p).predict(pd.DataFrame([car(new_price=p)])) for p in prices]
+    assert out["value"][0] > 5 * out["value"][3]  # about 9x: the value follows the price
+    assert out["confidence"][0] == calm[0]["confidence"][0] * 0.5
+    assert "guide price far from the series' typical" in out["reasons"][0]
+    assert ("new_price 2,000,000 is 10x the typical guide price of this series (200,000): "
+            "check it") in out["warnings"][0]
+    assert out["confidence"][1] == calm[1]["confidence"][0]  # 2.495x: inside the band
+    assert out["confidence"][2] == calm[2]["confidence"][0] * 0.5
+    assert ("new_price 60,000 is 0.3x the typical guide price of this series (200,000): "
+            "check it") in out["warnings"][2]
+    for i in (1, 3, 4):  # inside the band, the typical price, inferred from the series
+        assert not any("typical guide price" in w for w in out["warnings"][i])

@@ -117,7 +117,9 @@ def test_single_car_bodies_equal_the_batch_bodies(trained: Predictor, market) ->
                   usage="ride_hailing"),
              dict(cars[1], first_registration="2021-03-31", battery_soh_pct=71.5,
                   energy_type="bev"),
-             dict(cars[2], brand="无名", series="无名", new_price=None)]
+             dict(cars[2], brand="无名", series="无名", new_price=None),
+             dict(cars[3], new_price=(cars[3]["new_price"] or 100_000) * 10),  # an extra zero
+             dict(cars[4], new_price=(cars[4]["new_price"] or 100_000) / 3)]
     batch = value_cars(trained, pd.DataFrame(cars), today=TODAY)
     errors = 0
     for car, expected in zip(cars, batch, strict=True):
