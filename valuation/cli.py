@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-import pandas as pd
 from flask.cli import FlaskGroup
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -17,6 +16,7 @@ from .model import adapters, demo_market
 from .model.predictor import Predictor
 from .model.registry import Registry
 from .model.training import TrainConfig, train
+from .services import csv_text
 from .services import keys as api_keys
 
 DEMO_ROWS, DEMO_SEED = 20_000, 7
@@ -152,7 +152,10 @@ def predict_command(spec: str, data: Path, out: Path) -> None:
         predictor = Predictor.load(_registry(), spec)
     except ValuationError as exc:
         _fail(exc)
-    raw = pd.read_csv(data, dtype=str, keep_default_na=False)
+    try:
+        raw = csv_text.text_frame(data.read_bytes())
+    except ValueError as exc:
+        _fail(ValuationError(f"{data}: {exc}"))
     result = predictor.predict(raw)
     table = raw.copy()
     for col in ("value", "value_low", "value_high"):

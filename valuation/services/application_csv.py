@@ -3,7 +3,6 @@ record's own parsers (booleans accept true/false, yes/no, 1/0 and nothing else),
 and missing columns refused with the row and column, never guessed."""
 from __future__ import annotations
 
-import io
 from decimal import Decimal, InvalidOperation
 
 import pandas as pd
@@ -14,6 +13,7 @@ from .. import clock
 from ..errors import InvalidInput
 from ..model.predictor import Predictor
 from ..model.record import FIELD_BY_NAME, Field, earliest_date, parse_column
+from . import csv_text
 
 MAX_CSV_ROWS = 200_000
 REQUIRED = ("declared_price", "down_payment", "term_months", "annual_rate", "is_new",
@@ -40,8 +40,8 @@ def _typed(frame: pd.DataFrame, column: str, kind: str) -> pd.Series:
 
 def _read(data: bytes) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        frame = csv_text.text_frame(data)
+    except ValueError as exc:  # not text, or not CSV (pandas' ParserError is a ValueError)
         raise InvalidInput("unreadable CSV", errors={"files": {"file": [str(exc)[:200]]}}) from exc
     if len(frame) > MAX_CSV_ROWS:
         raise _refuse("file", f"at most {MAX_CSV_ROWS:,} rows")

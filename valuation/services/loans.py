@@ -38,6 +38,7 @@ from ..store.tables import (
     ValuationRecord,
     utcnow,
 )
+from . import csv_text
 from .valuations import whole_units
 
 STATUSES = ("active", "closed", "written_off")
@@ -57,9 +58,10 @@ def read_tape(data: bytes, filename: str) -> pd.DataFrame:
             frame = frame.astype(object).where(frame.notna(), "")
             frame = frame.map(lambda v: v.isoformat()[:10] if hasattr(v, "isoformat") else str(v))
         else:
-            frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+            frame = csv_text.text_frame(data)
     except Exception as exc:  # noqa: BLE001 - any reader failure means "not a tape"
-        raise DataError(f"unreadable loan tape {filename}: {type(exc).__name__}") from exc
+        why = str(exc) if str(exc) == csv_text.NOT_TEXT else type(exc).__name__
+        raise DataError(f"unreadable loan tape {filename}: {why}") from exc
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise DataError(f"the loan tape lacks the columns {', '.join(missing)}",

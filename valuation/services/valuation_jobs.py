@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidInput, NotFound
 from ..model.predictor import Predictor
 from ..store.tables import ValuationJobRecord, ValuationJobRowRecord, core, iso, utcnow
-from . import valuations
+from . import csv_text, valuations
 from .keys import Principal
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,8 @@ _JOBS, _ROWS = core(ValuationJobRecord), core(ValuationJobRowRecord)
 def read_csv(data: bytes) -> pd.DataFrame:
     """An uploaded CSV as text columns (422 when it is not one, or has too many rows)."""
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        frame = csv_text.text_frame(data)
+    except ValueError as exc:  # not text, or not CSV (pandas' ParserError is a ValueError)
         raise InvalidInput(f"unreadable CSV: {exc}", errors={"files": {"file": [
             "not a CSV file"]}}) from exc
     if len(frame) > valuations.MAX_CSV_BATCH:
@@ -59,7 +59,7 @@ def submit(session: Session, principal: Principal, data: bytes, rows: int) -> di
         id=str(uuid.uuid4()), created_at=utcnow(), actor=principal.name,
         key_prefix=principal.prefix, dealer_id=principal.dealer_id, state="queued",
         rows_total=rows, rows_done=0, rows_failed=0, attempts=0,
-        input_csv=data.decode("utf-8"))
+        input_csv=csv_text.decode(data))
     session.add(record)
     return status_of(record)
 

@@ -179,6 +179,23 @@ def test_csv_batch_partial_failure(client, keys) -> None:
     assert body["results"][2]["errors"] == {"_schema": ["invalid energy_type"]}
 
 
+def test_a_csv_saved_by_excel_in_gbk_is_valued_as_its_utf8_copy(client, keys) -> None:
+    csv = ("brand,series,energy_type,new_price,first_registration,valuation_date,mileage_km,"
+           "region\n丰田,凯美瑞,petrol,200000,2022-03,2025-06-01,52000,广州\n")
+
+    def post(data: bytes):  # type: ignore[no-untyped-def]
+        return client.post("/v1/valuations/batch", headers=keys["underwriter"],
+                           data={"file": (io.BytesIO(data), "cars.csv")},
+                           content_type="multipart/form-data")
+
+    utf8, gbk = post(csv.encode()), post(csv.encode("gbk"))
+    assert utf8.status_code == gbk.status_code == 200
+    assert gbk.json["valued"] == 1
+    assert gbk.json["results"][0]["value"] == utf8.json["results"][0]["value"]
+    latin = post("brand,series\nCitroën,C5\n".encode("latin-1"))
+    assert latin.status_code == 422 and "save it as CSV UTF-8" in latin.json["message"]
+
+
 def test_json_batch_limits(client, keys) -> None:
     too_many = client.post("/v1/valuations/batch", json={"vehicles": [CAR] * 1001},
                            headers=keys["dealer"])

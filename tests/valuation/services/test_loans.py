@@ -105,6 +105,17 @@ def test_a_tape_without_its_columns_is_refused_whole() -> None:
         loans.read_tape(b"\x00\x01garbage", "tape.parquet")
 
 
+def test_a_tape_saved_by_excel_in_gbk_reads_as_its_utf8_copy() -> None:
+    text = tape(5).to_csv(index=False)
+    assert any(ord(c) > 127 for c in text)  # brands and cities in Chinese
+    utf8 = loans.read_tape(text.encode(), "tape.csv")
+    assert loans.read_tape(text.encode("gbk"), "tape.csv").equals(utf8)
+    assert loans.read_tape(b"\xef\xbb\xbf" + text.encode(), "tape.csv").equals(utf8)
+    with pytest.raises(DataError, match="tape.csv: neither UTF-8 .* save it as CSV UTF-8"):
+        loans.read_tape(tape(5).assign(brand="Citroën").to_csv(index=False)
+                        .encode("latin-1", "replace"), "tape.csv")
+
+
 def test_parquet_reads_as_csv_does(tmp_path) -> None:
     book = demo_loans.generate(20, seed=4, as_of=AS_OF)
     buffer = io.BytesIO()
