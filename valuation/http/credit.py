@@ -83,8 +83,12 @@ class Dealer(MethodView):
     @require("admin")
     @dealers_blp.arguments(DealerSchema())
     @dealers_blp.alt_response(200, description="the dealer as stored")
+    @dealers_blp.alt_response(409, description="a different tier for a dealer that has one")
     def put(self, payload: dict[str, Any], dealer_id: str) -> Response:
-        """Create or replace a dealer's name and tier (a tier of the active strategy)."""
+        """Create a dealer with its name and first tier (a tier of the active strategy), or
+        rename one. A dealer that has a tier changes it only through a tier change
+        (`POST /v1/dealers/{id}/tier-changes`, applied by another admin): a different tier
+        is a 409; without `tier` it keeps its own."""
         with db.session() as session, session.begin():
             body = dealers.put_dealer(session, dealer_id, payload["name"], payload.get("tier"))
         return json_response(body, 200)

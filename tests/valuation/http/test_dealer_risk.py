@@ -93,3 +93,29 @@ def test_bad_proposals_and_a_rejection(client, keys) -> None:
     assert client.get("/v1/dealers/D2", headers=keys["admin"]).json["tier"] == "T2"
     quiet = client.get("/v1/dealers/D2/risk", headers=keys["admin"]).json
     assert quiet["applications"] == 0 and quiet["score"] is None
+
+
+def test_a_dealers_tier_is_set_once_by_put_and_then_changed_only_by_maker_checker(
+        client, keys) -> None:
+    def put(body: dict):  # type: ignore[no-untyped-def]
+        return client.put("/v1/dealers/D8", json=body, headers=keys["admin"])
+
+    def tier() -> str | None:
+        return client.get("/v1/dealers/D8", headers=keys["admin"]).json["tier"]
+
+    assert put({"name": "Shop Eight"}).json == {"id": "D8", "name": "Shop Eight", "tier": None}
+    assert put({"name": "Shop Eight", "tier": "T2"}).json["tier"] == "T2"  # its first tier
+    # one admin alone cannot move it, nor drop it by leaving the tier out
+    moved = put({"name": "Shop Eight", "tier": "T1"})
+    assert moved.status_code == 409 and "tier-changes" in moved.json["message"]
+    assert moved.json["errors"] == {"json": {"tier": ["changes only through a tier change"]}}
+    assert tier() == "T2"
+    renamed = put({"name": "Shop 8"})
+    assert renamed.status_code == 200 and renamed.json == {"id": "D8", "name": "Shop 8",
+                                                           "tier": "T2"}
+    assert put({"name": "Shop 8", "tier": "T2"}).status_code == 200  # the same tier
+    change = client.post("/v1/dealers/D8/tier-changes", headers=keys["underwriter"],
+                         json={"tier": "T1", "comment": "clean for a year"}).json["id"]
+    client.post(f"/v1/dealers/tier-changes/{change}/apply", json={"comment": "agreed"},
+                headers=keys["admin"])
+    assert tier() == "T1"
