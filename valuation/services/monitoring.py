@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 ENGINES = ("pandas", "spark")
 ALERT_GRADE = 2  # a loan graded this or worse is in alert
 CHUNK_LOANS = 20_000
+ALERTS_LOCK = 0x6D6F6E69  # PostgreSQL advisory lock key of the alerts' update ("moni")
 LTV_BINS = (0, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000)  # basis points
 LOAN_COLUMNS = ("loan_id", "dealer_id", "funded_at", "principal_fen", "balance_fen",
                 "days_past_due", "odometer_km", "odometer_date", "vehicle_json",
@@ -441,6 +442,7 @@ def finish(sessions: Callable[[], Session], run_id: str, book: pd.DataFrame,
     started = time.perf_counter()
     summary = summarise(book)
     with sessions() as session, session.begin(), collector_paused():
+        _lock_alerts(session, run_id)
         later = _later_run(session, run_id)
         if later is not None:
             summary["alerts"] = {"updated": False, "later_run": later}
@@ -504,6 +506,19 @@ def _previous_run(session: Session, run_id: str, as_of: dt.date) -> str | None:
     return session.scalar(select(table.c.id).where(
         table.c.state == "done", table.c.id != run_id, table.c.as_of <= as_of)
         .order_by(table.c.as_of.desc(), table.c.finished_at.desc()).limit(1))
+
+
+def _lock_alerts(session: Session, run_id: str) -> None:
+    """Runs that finish at once (several job workers, or the command line beside the API)
+    update the alerts one after the other, each reading what the other wrote, never both the
+    same open alerts. Held until the transaction ends. PostgreSQL: a transaction-level
+    advisory lock; SQLite: a first write takes the database's write lock before anything is
+    read (the run's own heartbeat)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(ALERTS_LOCK)))
+    else:
+        table = core(MonitoringRunRecord)
+        session.execute(update(table).where(table.c.id == run_id).values(heartbeat_at=utcnow()))
 
 
 def _later_run(session: Session, run_id: str) -> dict[str, str] | None:

@@ -220,6 +220,47 @@ def test_a_run_dated_before_the_latest_leaves_its_alerts_as_they_are(book, train
     assert alerts() == [(i, loan, state, grade, again) for i, loan, state, grade, _ in before]
 
 
+def test_two_runs_finishing_at_once_raise_one_alert_per_loan(book, trained, monkeypatch) -> None:
+    """Two job workers (JOB_WORKERS > 1, or the command line beside the API) finishing runs
+    of the same date at the same moment: the alerts are updated one run after the other, so
+    each loan in alert has one open alert, raised by one run and kept by the other."""
+    import threading
+
+    sessions, _ = book
+    ids = []
+    for _ in range(2):
+        with sessions() as session, session.begin():
+            ids.append(monitoring.create_run(session, "test", AS_OF).id)
+    books: dict[str, pd.DataFrame] = {}
+    finish = monitoring.finish
+
+    def keep_book(sessions_, run_id, book_, timings, all_in_database=True):  # type: ignore[no-untyped-def]
+        books[run_id] = book_  # the valued book; finished below, both at once
+        return {}
+
+    monkeypatch.setattr(monitoring, "finish", keep_book)
+    for run_id in ids:
+        monitoring.run_pandas(sessions, trained, default_policy(), run_id)
+    monkeypatch.undo()
+    start, summaries = threading.Barrier(2), {}
+
+    def finish_one(run_id: str) -> None:
+        start.wait()
+        summaries[run_id] = finish(sessions, run_id, books[run_id], {})
+
+    threads = [threading.Thread(target=finish_one, args=(run_id,)) for run_id in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with sessions() as session:
+        open_alerts = list(session.scalars(select(MonitoringAlertRecord.loan_id)))
+    in_alert = set(books[ids[0]].loc[books[ids[0]]["grade"] >= 2, "loan_id"])
+    assert in_alert and sorted(open_alerts) == sorted(in_alert)  # one each
+    counts = sorted((s["alerts"]["raised"], s["alerts"]["kept"]) for s in summaries.values())
+    assert counts == [(0, len(in_alert)), (len(in_alert), 0)]
+
+
 def test_a_loan_that_cannot_be_valued_is_reported_and_the_run_goes_on(book, trained) -> None:
     sessions, tape = book
     active = tape[tape.status == "active"]
