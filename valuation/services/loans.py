@@ -17,7 +17,7 @@ import io
 import json
 import math
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -84,12 +84,14 @@ def frame_of_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def _money_fen(text: str, *, positive: bool) -> int:
     value = Decimal(text)
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        raise ValueError("at most 2 decimals")
+    if not value.is_finite():
+        raise ValueError("not a number")
     if value < 0 or (positive and value == 0):
         raise ValueError("must be greater than 0" if positive else "cannot be negative")
-    if value > MAX_MONEY:
+    if value > MAX_MONEY:  # before quantize, which cannot hold 1e400 to the fen
         raise ValueError(f"at most {MAX_MONEY:,}")
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError("at most 2 decimals")
     return int(value * 100)
 
 
@@ -141,8 +143,11 @@ def _check_row(raw: dict[str, str], today: dt.date, dealers: set[str]
             return
         try:
             out[name] = parse(text)
-        except (ValueError, InvalidOperation, ArithmeticError) as exc:
-            errors[name] = str(exc) if str(exc) and "Decimal" not in str(exc) else "not valid"
+        except ArithmeticError:  # decimal's InvalidOperation: not a number at all
+            errors[name] = "not a number"
+        except ValueError as exc:  # our own messages; int() and fromisoformat() say "not valid"
+            ours = str(exc) and not str(exc).startswith(("invalid literal", "Invalid isoformat"))
+            errors[name] = str(exc) if ours else "not valid"
 
     field("loan_id", _loan_id)
     field("application_id", lambda t: t[:64], required=False)
@@ -203,6 +208,7 @@ def import_tape(session_factory: Callable[[], Session], predictor: Predictor | N
                     report["updated"] += 1
         progress(min(first + CHUNK_ROWS, len(frame)), len(frame))
     report.pop("_failed_rows", None)
+    report["errors"].sort(key=lambda e: e["row"])  # checks run in passes: back in row order
     return report
 
 

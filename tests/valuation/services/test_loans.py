@@ -97,6 +97,26 @@ def test_bad_rows_are_reported_by_row_and_field_and_good_rows_kept(sessions, tra
     assert "missing brand" in messages["vehicle"]
 
 
+def test_each_bad_value_gets_a_message_a_person_can_act_on(sessions, trained) -> None:
+    book = tape(7)
+    book.loc[0, "principal"] = "1e400"  # a number, beyond any loan
+    book.loc[1, "principal"] = "abc"
+    book.loc[2, "outstanding_balance"] = "NaN"
+    book.loc[3, "term_months"] = "twelve"
+    book.loc[4, "balance_date"] = "30/06/2026"
+    book.loc[5, "annual_rate"] = "1e400"
+    report = loans.import_tape(sessions, trained, as_frame(book))
+    assert report["errors"] == [  # in row order
+        {"row": 1, "field": "principal", "message": "at most 1,000,000,000"},
+        {"row": 2, "field": "principal", "message": "not a number"},
+        {"row": 3, "field": "outstanding_balance", "message": "not a number"},
+        {"row": 4, "field": "term_months", "message": "not valid"},
+        {"row": 5, "field": "balance_date", "message": "not valid"},
+        {"row": 6, "field": "annual_rate",
+         "message": "a yearly rate between 0 and 1 with at most 4 decimals"}]
+    assert (report["inserted"], report["failed"]) == (1, 6)
+
+
 def test_a_tape_without_its_columns_is_refused_whole() -> None:
     with pytest.raises(DataError, match="lacks the columns principal, status"):
         loans.read_tape(tape(3).drop(columns=["principal", "status"]).to_csv(index=False)
