@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -362,7 +363,14 @@ def monitor_run(as_of: dt.datetime, engine: str, input_path: Path | None,
                f"{summary['valued']:,} loans graded, {summary['failed']:,} could not be valued")
     for row in summary["by_grade"]:
         click.echo(f"  grade {row['grade']}: {row['loans']:,} loans, balance "
-                   f"{row['balance_fen'] / 100:,.2f}")
+                   f"{Decimal(row['balance_fen']).scaleb(-2):,.2f}")
+    alerts = summary["alerts"]
+    if alerts["updated"]:
+        click.echo(f"alerts: {alerts['raised']:,} raised, {alerts['changed']:,} changed, "
+                   f"{alerts['kept']:,} kept, {alerts['cleared']:,} cleared")
+    else:
+        click.echo(f"alerts left as run {alerts['later_run']['id']} of "
+                   f"{alerts['later_run']['as_of']} (a later date) set them")
 
 
 @cli.group()

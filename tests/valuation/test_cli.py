@@ -148,3 +148,45 @@ def test_strategies_validate(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["strategies", "validate", str(bad)])
     assert result.exit_code == 1
     assert "ltv_max[commercial_nev][A][T1]" in result.output and "regulatory cap" in result.output
+
+
+def test_a_demo_loan_book_imported_and_monitored_from_the_command_line(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_root: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'book.db'}")
+    monkeypatch.setenv("MODEL_ROOT", str(model_root))
+    monkeypatch.setenv("MODEL_NAME", "tiny")
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    run("db", "upgrade")
+    tape = tmp_path / "loans.csv"
+    assert "wrote 40 loans" in run("demo-data", "--loans", "40", "--seed", "3", "--out",
+                                   str(tape))
+    refused = run("loans", "import", str(tape))
+    assert "40 rows: 0 new, 0 updated, 40 refused" in refused
+    assert "row 1: dealer_id: unknown dealer" in refused
+    book = pd.read_csv(tape, dtype=str, keep_default_na=False)
+    book.loc[4, "outstanding_balance"] = "-1"
+    book.to_csv(tape, index=False, encoding="gbk")  # as Excel saves it in a Chinese locale
+    imported = run("loans", "import", str(tape), "--add-unknown-dealers")
+    assert "40 rows: 39 new, 0 updated, 1 refused" in imported
+    assert "row 5: outstanding_balance: cannot be negative" in imported
+    active = book.drop(index=4).query("status == 'active'")
+    out = tmp_path / "results"
+    first = run("monitor", "run", "--as-of", "2026-06-30", "--output", str(out))
+    graded = [line for line in first.splitlines() if line.startswith("  grade ")]
+    loans = sum(int(line.split(": ")[1].split(" loans")[0]) for line in graded)
+    assert loans == len(active) and f"{len(active):,} loans graded, 0 could not" in first
+    results = pd.read_parquet(next(out.glob("monitoring-2026-06-30-*.parquet")))
+    assert sorted(results["loan_id"]) == sorted(active["loan_id"])
+    in_alert = int((results["grade"] >= 2).sum())
+    assert f"alerts: {in_alert:,} raised, 0 changed, 0 kept, 0 cleared" in first
+    back = run("monitor", "run", "--as-of", "2026-01-31")
+    assert "(a later date) set them" in back
+    assert "as_of lies in the future" in run("monitor", "run", "--as-of", "2999-01-01",
+                                             code=1)
