@@ -26,6 +26,12 @@ def _bars(categories: list[str], series: list[dict[str, Any]], y_name: str = "",
             "yAxis": axis, "series": series}
 
 
+def ltv_distribution(bins: list[dict[str, Any]]) -> dict[str, Any]:
+    """A monitoring run's loans by current LTV band."""
+    return _bars([b["bin"] for b in bins], [{"name": _("loans"), "type": "bar",
+                                              "data": [b["loans"] for b in bins]}], _("loans"))
+
+
 def limit_distribution(report: dict[str, Any]) -> dict[str, Any]:
     """Final limits above zero, champion vs candidate, on the report's shared bins."""
     dist = report["limit_distribution"]

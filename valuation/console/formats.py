@@ -2,7 +2,7 @@
 separators (zh `12,345 元`, en `CNY 12,345`), ratios as percents, counts with separators."""
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask_babel import format_decimal, format_percent, get_locale
@@ -17,6 +17,13 @@ def money(value: Any) -> str:
         return "—"
     text = format_decimal(int(value), format="#,##0")
     return f"{text} 元" if str(get_locale()).startswith("zh") else f"CNY {text}"
+
+
+def money_fen(value: Any) -> str:
+    """An amount kept in fen (the loan book's) in whole units, half away from zero."""
+    if value is None or value == "":
+        return "—"
+    return money(Decimal(value).scaleb(-2).quantize(Decimal(1), ROUND_HALF_UP))
 
 
 def compact_money(value: int) -> str:
@@ -83,6 +90,7 @@ def state_label(state: str) -> str:
 
 
 blueprint.add_app_template_filter(money, "money")
+blueprint.add_app_template_filter(money_fen, "money_fen")
 blueprint.add_app_template_filter(percent, "percent")
 blueprint.add_app_template_filter(number, "number")
 blueprint.add_app_template_global(state_label, "state_label")

@@ -1,8 +1,10 @@
 """Console pages of risk officers and underwriting: a credit decision as a waterfall from the
-requested amount to the final limit (with its reasons and a replay), monitoring alerts (filter,
-acknowledge) and dealer channel risk. The same services and roles as the API."""
+requested amount to the final limit (with its reasons and a replay), monitoring runs (start
+one, follow it, read its summary), monitoring alerts (filter, acknowledge) and dealer channel
+risk. The same services and roles as the API."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -12,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from strategies.monitoring import ACTIONS, GRADES
 
+from .. import clock
 from ..errors import InvalidInput
 from ..services import credit, dealer_risk, monitoring, permissions
 from ..store import db
@@ -54,6 +57,42 @@ def replay(decision_id: str) -> str:
                               body.get("final_limit") or 0)
     return render_template("console/decision.html", decision=body, q=decision_id,
                            figure=figure, replayed=replayed)
+
+
+@blueprint.route("/runs")
+@page(*permissions.MONITORING)
+def runs() -> str:
+    """Monitoring runs, newest first, and a form to start one."""
+    pageno = max(request.args.get("page", 1, type=int), 1)
+    with db.session() as session:
+        found = monitoring.list_runs(session, page=pageno, per_page=PER_PAGE)
+    return render_template("console/runs.html", found=found, pages=page_count(found["total"]),
+                           today=clock.today())
+
+
+@blueprint.route("/runs", methods=["POST"])
+@page(*permissions.MONITORING)
+def start_run() -> Response:
+    try:
+        as_of = dt.date.fromisoformat(request.form.get("as_of", "").strip())
+    except ValueError as exc:
+        raise InvalidInput(_("Give the as-of date as YYYY-MM-DD.")) from exc
+    with db.session() as session, session.begin():
+        run_id = monitoring.create_run(session, g.principal.name, as_of).id
+    flash(_("Run queued: a job worker values the loan book."))
+    return redirect(url_for("console.run", run_id=run_id))
+
+
+@blueprint.route("/runs/<run_id>")
+@page(*permissions.MONITORING)
+def run(run_id: str) -> str:
+    """A run's state and progress, and once done its summary: grades, actions, segments and
+    the LTV distribution."""
+    with db.session() as session:
+        body = monitoring.get_run(session, run_id)
+    summary = body["summary"]
+    figure = charts.ltv_distribution(summary["ltv_distribution"]) if summary else None
+    return render_template("console/run.html", run=body, summary=summary, figure=figure)
 
 
 @blueprint.route("/alerts")

@@ -71,3 +71,43 @@ def test_the_dealer_risk_page_shows_the_api_figures(app, client, keys, demo_deal
     d2 = next(d for d in api["dealers"] if d["dealer_id"] == "D2")
     assert d2["inflated_share"] == "1.0000" and "100%" in page.split(">D2<", 1)[1].split("</tr>")[0]
     assert signed_in["pricing_analyst"].get("/console/dealers").status_code == 403
+
+
+def test_a_run_is_started_followed_and_summarised_in_the_console(app, client, keys, trained,
+                                                                 demo_dealers, signed_in,
+                                                                 csrf) -> None:
+    from decimal import ROUND_HALF_UP, Decimal
+
+    tape = demo_loans.generate(12, seed=14)
+    rows = tape.astype(object).where(tape.notna(), None).to_dict("records")
+    rows[0]["days_past_due"], rows[0]["status"] = 90, "active"  # 50 points: an alert
+    assert client.post("/v1/loans", json={"loans": rows},
+                       headers=keys["underwriter"]).status_code == 200
+    officer = signed_in["underwriter"]
+    assert "No runs yet." in officer.get("/console/runs").text
+    token = csrf(officer.get("/console/runs").text)
+    bad = officer.post("/console/runs", data={"as_of": "30/06/2026", "csrf_token": token})
+    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text
+    future = officer.post("/console/runs", data={"as_of": "2999-01-01", "csrf_token": token})
+    assert future.status_code == 422 and "as_of lies in the future" in future.text
+    started = officer.post("/console/runs", data={"as_of": "2026-06-30", "csrf_token": token})
+    assert started.status_code == 302
+    run_id = started.headers["Location"].rsplit("/", 1)[1]
+    queued = officer.get(started.headers["Location"]).text
+    assert "queued" in queued and 'id="progress"' in queued
+    monitoring.run_pandas(app.extensions["db_sessions"], trained, default_policy(), run_id)
+    page = officer.get(f"/console/runs/{run_id}").text
+    api = client.get(f"/v1/monitoring/runs/{run_id}", headers=keys["admin"]).json["summary"]
+    active = [r for r in rows if r["status"] == "active"]
+    # the balance by hand from the tape: whole yuan, half up
+    total = sum(Decimal(str(r["outstanding_balance"])) for r in active)
+    whole = f"{total.quantize(Decimal(1), ROUND_HALF_UP):,}"
+    assert api["balance_fen"] == int(total * 100) and whole in page
+    for row in api["by_grade"]:
+        cells = re.search(rf'<tr><td>{row["grade"]}</td><td class="num">([\d,]+)</td>', page)
+        assert cells and cells.group(1) == f"{row['loans']:,}"
+    assert sum(row["loans"] for row in api["by_grade"]) == len(active)
+    assert 'id="chart-ltv"' in page and '"0-50%"' in page
+    listing = officer.get("/console/runs").text
+    assert f'/console/runs/{run_id}">2026-06-30</a>' in listing and "done" in listing
+    assert signed_in["pricing_analyst"].get("/console/runs").status_code == 403
