@@ -108,6 +108,8 @@ def test_a_run_is_started_followed_and_summarised_in_the_console(app, client, ke
         assert cells and cells.group(1) == f"{row['loans']:,}"
     assert sum(row["loans"] for row in api["by_grade"]) == len(active)
     assert 'id="chart-ltv"' in page and '"0-50%"' in page
+    raised = api["alerts"]["raised"]
+    assert raised >= 1 and f"{raised} raised, 0 kept, 0 cleared" in page
     listing = officer.get("/console/runs").text
     assert f'/console/runs/{run_id}">2026-06-30</a>' in listing and "done" in listing
     assert signed_in["pricing_analyst"].get("/console/runs").status_code == 403
