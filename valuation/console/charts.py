@@ -3,6 +3,7 @@ arms, a decision's steps): the browser receives a small JSON object per chart, n
 Labels are translated here; `static/console/console.js` only draws."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
@@ -30,6 +31,18 @@ def ltv_distribution(bins: list[dict[str, Any]]) -> dict[str, Any]:
     """A monitoring run's loans by current LTV band."""
     return _bars([b["bin"] for b in bins], [{"name": _("loans"), "type": "bar",
                                               "data": [b["loans"] for b in bins]}], _("loans"))
+
+
+def ltv_history(revaluations: list[dict[str, Any]]) -> dict[str, Any]:
+    """A loan's current LTV (%) at each run, oldest first (runs that could not value the car
+    are gaps)."""
+    runs = revaluations[::-1]
+    return {"tooltip": {"trigger": "axis"}, "legend": {"top": 0},
+            "grid": {"left": 60, "right": 20, "top": 40, "bottom": 40},
+            "xAxis": {"type": "category", "data": [r["as_of"] for r in runs]},
+            "yAxis": {"type": "value", "name": "LTV %", "axisLabel": {"formatter": "{value} %"}},
+            "series": [{"name": _("current LTV"), "type": "line", "data": [
+                None if r["ltv"] is None else float(Decimal(r["ltv"]) * 100) for r in runs]}]}
 
 
 def limit_distribution(report: dict[str, Any]) -> dict[str, Any]:

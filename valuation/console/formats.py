@@ -19,6 +19,14 @@ def money(value: Any) -> str:
     return f"{text} 元" if str(get_locale()).startswith("zh") else f"CNY {text}"
 
 
+def money_exact(value: Any) -> str:
+    """An amount to the fen, as the loan book gives it ("102600.00")."""
+    if value is None or value == "":
+        return "—"
+    text = format_decimal(Decimal(str(value)), format="#,##0.00")
+    return f"{text} 元" if str(get_locale()).startswith("zh") else f"CNY {text}"
+
+
 def money_fen(value: Any) -> str:
     """An amount kept in fen (the loan book's) in whole units, half away from zero."""
     if value is None or value == "":
@@ -91,6 +99,7 @@ def state_label(state: str) -> str:
 
 blueprint.add_app_template_filter(money, "money")
 blueprint.add_app_template_filter(money_fen, "money_fen")
+blueprint.add_app_template_filter(money_exact, "money_exact")
 blueprint.add_app_template_filter(percent, "percent")
 blueprint.add_app_template_filter(number, "number")
 blueprint.add_app_template_global(state_label, "state_label")

@@ -1,7 +1,7 @@
 """Console pages of risk officers and underwriting: a credit decision as a waterfall from the
 requested amount to the final limit (with its reasons and a replay), monitoring runs (start
-one, follow it, read its summary), monitoring alerts (filter, acknowledge) and dealer channel
-risk. The same services and roles as the API."""
+one, follow it, read its summary), a loan with its revaluation history, monitoring alerts
+(filter, acknowledge) and dealer channel risk. The same services and roles as the API."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,6 +17,7 @@ from strategies.monitoring import ACTIONS, GRADES
 from .. import clock
 from ..errors import InvalidInput
 from ..services import credit, dealer_risk, monitoring, permissions
+from ..services import loans as loan_book
 from ..store import db
 from . import charts
 from .signin import PER_PAGE, blueprint, page, page_count, safe_next
@@ -93,6 +94,26 @@ def run(run_id: str) -> str:
     summary = body["summary"]
     figure = charts.ltv_distribution(summary["ltv_distribution"]) if summary else None
     return render_template("console/run.html", run=body, summary=summary, figure=figure)
+
+
+@blueprint.route("/loans")
+@page(*permissions.MONITORING)
+def loans() -> Any:
+    """Look a loan up by its id."""
+    key = request.args.get("q", "").strip()
+    if not key:
+        return render_template("console/loan.html", loan=None, q="")
+    return redirect(url_for("console.loan", loan_id=key))
+
+
+@blueprint.route("/loans/<loan_id>")
+@page(*permissions.MONITORING)
+def loan(loan_id: str) -> str:
+    """A loan, its car and its revaluation history, the LTV of each run as a chart."""
+    with db.session() as session:
+        body = loan_book.get(session, loan_id)
+    figure = charts.ltv_history(body["revaluations"]) if body["revaluations"] else None
+    return render_template("console/loan.html", loan=body, q=loan_id, figure=figure)
 
 
 @blueprint.route("/alerts")

@@ -46,6 +46,8 @@ PAGES = {
     ("GET", "/console/runs"): RISK,
     ("POST", "/console/runs"): RISK,
     ("GET", "/console/runs/none"): RISK,
+    ("GET", "/console/loans"): RISK,
+    ("GET", "/console/loans/none"): RISK,
     ("GET", "/console/alerts"): RISK,
     ("POST", "/console/alerts/999/acknowledge"): RISK,
     ("GET", "/console/dealers"): RISK,

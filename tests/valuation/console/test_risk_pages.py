@@ -113,3 +113,38 @@ def test_a_run_is_started_followed_and_summarised_in_the_console(app, client, ke
     listing = officer.get("/console/runs").text
     assert f'/console/runs/{run_id}">2026-06-30</a>' in listing and "done" in listing
     assert signed_in["pricing_analyst"].get("/console/runs").status_code == 403
+
+
+def test_a_loan_is_shown_with_its_revaluation_history(app, client, keys, trained, demo_dealers,
+                                                      signed_in) -> None:
+    tape = demo_loans.generate(6, seed=15)
+    rows = tape.astype(object).where(tape.notna(), None).to_dict("records")
+    rows[0].update(status="active", days_past_due=90, principal="123456.78",
+                   outstanding_balance="100000.05")
+    assert client.post("/v1/loans", json={"loans": rows},
+                       headers=keys["underwriter"]).status_code == 200
+    sessions = app.extensions["db_sessions"]
+    loan = rows[0]["loan_id"]
+    officer = signed_in["admin"]
+    fresh = officer.get(f"/console/loans/{loan}").text
+    assert "Not revalued yet." in fresh and "123,456.78" in fresh and "100,000.05" in fresh
+    assert "90 days past due" in fresh
+    runs = []
+    for day in (dt.date(2026, 3, 31), dt.date(2026, 6, 30)):
+        with sessions() as session, session.begin():
+            runs.append(monitoring.create_run(session, "test", day).id)
+        monitoring.run_pandas(sessions, trained, default_policy(), runs[-1])
+    page = officer.get(f"/console/loans/{loan}").text
+    history = client.get(f"/v1/loans/{loan}", headers=keys["admin"]).json["revaluations"]
+    shown = re.findall(r'/console/runs/([0-9a-f-]+)">(\d{4}-\d\d-\d\d)</a>', page)
+    assert shown == [(runs[1], "2026-06-30"), (runs[0], "2026-03-31")]  # newest first
+    for h in history:  # the API's figures: LTV as a percent, its value in whole yuan
+        row = page.split(f'/console/runs/{h["run_id"]}"', 1)[1].split("</tr>")[0]
+        assert f"{float(h['ltv']) * 100:.2f}".rstrip("0").rstrip(".") + "%" in row
+        assert f"{h['value']:,}" in row and "DAYS_PAST_DUE" in row
+    assert 'id="chart-ltv-history"' in page
+    alerts = officer.get("/console/alerts?state=open").text
+    assert f'href="/console/loans/{loan}"' in alerts
+    assert officer.get("/console/loans?q=" + loan).headers["Location"] == f"/console/loans/{loan}"
+    assert officer.get("/console/loans/nobody").status_code == 404
+    assert signed_in["pricing_approver"].get(f"/console/loans/{loan}").status_code == 403
