@@ -55,6 +55,7 @@ from ..store.tables import (
     utcnow,
 )
 from . import strategy_store
+from .valuations import whole_units_array
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +234,7 @@ def _flags(values: pd.Series) -> np.ndarray:
 
 def _whole_units(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """`valuations.whole_units` of each value (half away from zero); 0 where not `ok`."""
-    whole = np.copysign(np.floor(np.abs(np.where(ok, values, 0.0)) + 0.5), values)
-    return np.where(ok, whole, 0).astype(np.int64)
+    return np.where(ok, whole_units_array(np.where(ok, values, 0.0)), 0)
 
 
 def _days(values: pd.Series) -> np.ndarray:

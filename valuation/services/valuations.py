@@ -31,12 +31,18 @@ def whole_units(x: float) -> int:
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
-def _body(predictor: Predictor, valuation_date: dt.date, value_low: float, value_high: float,
+def whole_units_array(values: np.ndarray) -> np.ndarray:
+    """`whole_units` of every value (the same floating-point steps, so the same integers)."""
+    return np.copysign(np.floor(np.abs(values) + 0.5), values).astype(np.int64)
+
+
+def _body(predictor: Predictor, valuation_date: dt.date, low_units: int, high_units: int,
           confidence: float, level: str, reasons: list[str], warnings: list[str],
-          parts: dict[str, Any], future: list[float]) -> dict[str, Any]:
-    """The valuation body (without id): retail is the breakdown's rounded total."""
+          parts: dict[str, Any], future_units: list[int]) -> dict[str, Any]:
+    """The valuation body (without id) from amounts in whole units: retail is the breakdown's
+    rounded total, and the range and the residuals never cross it."""
     retail = parts["total"]
-    low, high = min(whole_units(value_low), retail), max(whole_units(value_high), retail)
+    low, high = min(low_units, retail), max(high_units, retail)
     return {
         "valuation_date": str(valuation_date),
         "currency": predictor.card["currency"],
@@ -45,8 +51,8 @@ def _body(predictor: Predictor, valuation_date: dt.date, value_low: float, value
         "confidence": {"score": round(float(confidence), 3), "level": level,
                        "reasons": list(reasons)},
         "breakdown": {"base": parts["base"], "adjustments": parts["adjustments"]},
-        "residuals": [{"months": m, "value": min(whole_units(v), retail)}
-                      for m, v in zip(explain.RESIDUAL_MONTHS, future, strict=True)],
+        "residuals": [{"months": m, "value": min(v, retail)}
+                      for m, v in zip(explain.RESIDUAL_MONTHS, future_units, strict=True)],
         "warnings": list(warnings),
     }
 
@@ -62,8 +68,9 @@ def value_car(predictor: Predictor, car: dict[str, Any], today: dt.date | None =
     if isinstance(one, str):
         return {"error": {"message": one}}
     parts = explain.compose(one.stages.reshape(-1, 1), _learned(predictor))[0]
-    return _body(predictor, one.valuation_date, one.low, one.high, one.confidence, one.level,
-                 one.reasons, one.warnings, parts, one.residuals.tolist())
+    return _body(predictor, one.valuation_date, whole_units(one.low), whole_units(one.high),
+                 one.confidence, one.level, one.reasons, one.warnings, parts,
+                 [whole_units(v) for v in one.residuals.tolist()])
 
 
 @collector_paused()
@@ -85,10 +92,12 @@ def value_cars(predictor: Predictor, cars: pd.DataFrame,
     built = explain.counterfactual_rows(rows[stage_cols], predictor.profile["defaults"], km_year)
     parts, future = explain.explained(predictor.point_values(built),
                                       chosen["value"].to_numpy(), _learned(predictor))
-    columns = zip(rows["valuation_date"].dt.date.tolist(), chosen["value_low"].tolist(),
-                  chosen["value_high"].tolist(), chosen["confidence"].tolist(),
-                  chosen["confidence_level"].tolist(), chosen["reasons"].tolist(),
-                  chosen["warnings"].tolist(), parts, future.tolist(), strict=True)
+    columns = zip(rows["valuation_date"].dt.date.tolist(),
+                  whole_units_array(chosen["value_low"].to_numpy(dtype="float64")).tolist(),
+                  whole_units_array(chosen["value_high"].to_numpy(dtype="float64")).tolist(),
+                  chosen["confidence"].tolist(), chosen["confidence_level"].tolist(),
+                  chosen["reasons"].tolist(), chosen["warnings"].tolist(), parts,
+                  whole_units_array(future).tolist(), strict=True)
     for idx, (day, low, high, score, level, why, warn, part, later) in zip(
             np.flatnonzero(ok), columns, strict=True):
         results[idx] = _body(predictor, day, low, high, score, level, why, warn, part, later)
