@@ -44,8 +44,10 @@ GUIDE_PRICE_REASON = "guide price far from the series' typical"
 
 
 def guide_price_warning(given: float, typical: float) -> str:
-    return (f"new_price {given:,.0f} is {given / typical:.2g}x the typical guide price of this "
-            f"series ({typical:,.0f}): check it")
+    ratio = given / typical
+    times = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.2g}"  # 0.3x, 2.6x, 10x, 5,000,000x
+    return (f"new_price {given:,.0f} is {times}x the typical guide price of this series "
+            f"({typical:,.0f}): check it")
 
 
 @contextlib.contextmanager

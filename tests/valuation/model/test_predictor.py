@@ -103,5 +103,8 @@ def test_a_guide_price_far_from_its_series_halves_the_confidence(trained: Predic
     assert out["confidence"][2] == calm[2]["confidence"][0] * 0.5
     assert ("new_price 60,000 is 0.3x the typical guide price of this series (200,000): "
             "check it") in out["warnings"][2]
+    absurd = trained.predict(pd.DataFrame([car(new_price=1e12)]))
+    assert ("new_price 1,000,000,000,000 is 5,000,000x the typical guide price of this series "
+            "(200,000): check it") in absurd["warnings"][0]
     for i in (1, 3, 4):  # inside the band, the typical price, inferred from the series
         assert not any("typical guide price" in w for w in out["warnings"][i])
