@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, g, url_for
+from flask import Flask, Response, g, stream_with_context, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -79,6 +79,27 @@ class Run(MethodView):
         (counts and balances by grade, segment and dealer; the LTV distribution)."""
         with db.session() as session:
             return json_response(monitoring.get_run(session, run_id), 200)
+
+
+@monitoring_blp.route("/runs/<run_id>/results")
+class RunResults(MethodView):
+    @require(*permissions.MONITORING)
+    @monitoring_blp.alt_response(200, description="text/csv: one line per loan, by loan id")
+    @monitoring_blp.alt_response(409, description="the run is not done")
+    def get(self, run_id: str) -> Response:
+        """A finished run's loans as CSV: `loan_id, dealer_id, balance, value, lending, ltv`,
+        the LTV and value changes since funding and since the previous run (ratios),
+        `grade, action, rules` (codes separated by spaces) and `error` (a car that could not
+        be valued)."""
+        with db.session() as session:
+            monitoring.check_done(session, run_id)
+
+        def pieces():  # type: ignore[no-untyped-def]
+            with db.session() as session:
+                yield from monitoring.results_csv(session, run_id)
+
+        return Response(stream_with_context(pieces()), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="monitoring-run-{run_id}.csv"'})
 
 
 @monitoring_blp.route("/alerts")

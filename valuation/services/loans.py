@@ -342,7 +342,8 @@ def money(fen: int) -> str:
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
-def _bps(value: int | None) -> str | None:
+def bps_text(value: int | None) -> str | None:
+    """Basis points as a ratio text ("0.7312"), None as None."""
     return None if value is None else ratio_text(value)
 
 
@@ -369,13 +370,13 @@ def get(session: Session, loan_id: str) -> dict[str, Any]:
         "funded": {"value": loan.funded_value, "lending": loan.funded_lending},
         "revaluations": [
             {"run_id": r.run_id, "as_of": str(as_of), "value": r.value, "lending": r.lending,
-             "ltv": _bps(r.ltv_bps),
+             "ltv": bps_text(r.ltv_bps),
              "since_funding": {
                  "value": None if r.value is None else r.value - loan.funded_value,
                  "lending": None if r.lending is None else r.lending - loan.funded_lending,
-                 "value_change": _bps(r.value_change_bps), "ltv_change": _bps(r.ltv_change_bps)},
-             "since_previous_run": {"value_change": _bps(r.value_change_prev_bps),
-                                    "ltv_change": _bps(r.ltv_change_prev_bps)},
+                 "value_change": bps_text(r.value_change_bps), "ltv_change": bps_text(r.ltv_change_bps)},
+             "since_previous_run": {"value_change": bps_text(r.value_change_prev_bps),
+                                    "ltv_change": bps_text(r.ltv_change_prev_bps)},
              "grade": r.grade, "action": r.action,
              "rules": json.loads(r.rules_json) if r.rules_json else [], "error": r.error}
             for r, as_of in history],

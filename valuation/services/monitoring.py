@@ -11,6 +11,7 @@ car's own observed rate since funding, else at the market's median yearly distan
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
 import io
@@ -18,7 +19,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from strategies.facts import vehicle_facts
 from strategies.monitoring import RULES, Policy, evaluate
 
 from .. import clock
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from ..model.predictor import Predictor, collector_paused
 from ..model.record import (
     FIELDS,
@@ -55,6 +56,7 @@ from ..store.tables import (
     utcnow,
 )
 from . import strategy_store
+from .loans import bps_text, money
 from .valuations import whole_units_array
 
 log = logging.getLogger(__name__)
@@ -299,6 +301,51 @@ def get_run(session: Session, run_id: str) -> dict[str, Any]:
     if run is None:
         raise NotFound(f"no monitoring run {run_id}")
     return run_body(run)
+
+
+RESULT_COLUMNS = ("loan_id", "dealer_id", "balance", "value", "lending", "ltv",
+                  "ltv_change_since_funding", "ltv_change_since_previous_run",
+                  "value_change_since_funding", "value_change_since_previous_run", "grade",
+                  "action", "rules", "error")
+
+
+def check_done(session: Session, run_id: str) -> None:
+    """404 for no such run, 409 for a run not done (its results are not complete)."""
+    run = session.get(MonitoringRunRecord, run_id)
+    if run is None:
+        raise NotFound(f"no monitoring run {run_id}")
+    if run.state != "done":
+        raise Conflict(f"run {run_id} is {run.state}: its results are complete once it is done")
+
+
+def results_csv(session: Session, run_id: str) -> Iterator[str]:
+    """A finished run's loans (`check_done` first) as CSV text, by loan id, streamed in
+    pieces: money in whole units (the balance to the fen, as the loan book keeps it), LTVs and
+    changes as ratios ("0.7312"), the rule codes separated by spaces."""
+    results, loans = core(LoanRevaluationRecord), core(LoanRecord)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(RESULT_COLUMNS)
+    query = (select(results.c.loan_id, loans.c.dealer_id, loans.c.balance_fen,
+                    results.c.value, results.c.lending, results.c.ltv_bps,
+                    results.c.ltv_change_bps, results.c.ltv_change_prev_bps,
+                    results.c.value_change_bps, results.c.value_change_prev_bps,
+                    results.c.grade, results.c.action, results.c.rules_json, results.c.error)
+             .join(loans, loans.c.loan_id == results.c.loan_id)
+             .where(results.c.run_id == run_id).order_by(results.c.loan_id)
+             .execution_options(yield_per=5_000))
+    for n, r in enumerate(session.execute(query), 1):
+        writer.writerow([r.loan_id, r.dealer_id, money(r.balance_fen), r.value, r.lending,
+                         *(bps_text(b) for b in (r.ltv_bps, r.ltv_change_bps,
+                                                 r.ltv_change_prev_bps, r.value_change_bps,
+                                                 r.value_change_prev_bps)),
+                         r.grade, r.action, " ".join(json.loads(r.rules_json or "[]")),
+                         r.error])
+        if n % 5_000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def list_runs(session: Session, *, state: str | None = None, page: int = 1,

@@ -46,6 +46,7 @@ PAGES = {
     ("GET", "/console/runs"): RISK,
     ("POST", "/console/runs"): RISK,
     ("GET", "/console/runs/none"): RISK,
+    ("GET", "/console/runs/none/results.csv"): RISK,
     ("GET", "/console/loans"): RISK,
     ("GET", "/console/loans/none"): RISK,
     ("GET", "/console/alerts"): RISK,

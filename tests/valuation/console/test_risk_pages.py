@@ -110,6 +110,11 @@ def test_a_run_is_started_followed_and_summarised_in_the_console(app, client, ke
     assert 'id="chart-ltv"' in page and '"0-50%"' in page
     raised = api["alerts"]["raised"]
     assert raised >= 1 and f"{raised} raised, 0 kept, 0 cleared" in page
+    download = officer.get(f"/console/runs/{run_id}/results.csv")
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert download.text.splitlines()[0].startswith("loan_id,dealer_id,balance,value,lending")
+    assert len(download.text.splitlines()) == 1 + len(active)
+    assert f'/console/runs/{run_id}/results.csv"' in page
     listing = officer.get("/console/runs").text
     assert f'/console/runs/{run_id}">2026-06-30</a>' in listing and "done" in listing
     assert signed_in["pricing_analyst"].get("/console/runs").status_code == 403

@@ -88,3 +88,38 @@ def test_runs_are_listed_newest_first_without_their_summaries(app, client, keys,
                       headers=keys["admin"]).status_code == 422
     assert client.get("/v1/monitoring/runs", headers=keys["dealer"]).status_code == 403
     assert client.get("/v1/monitoring/runs").status_code == 401
+
+
+def test_a_runs_loans_download_as_csv(app, client, keys, trained, demo_dealers) -> None:
+    import csv as csv_module
+    from decimal import Decimal
+
+    rows = loans_json(6)
+    rows[0].update(status="active", days_past_due=90, outstanding_balance="12345.67")
+    client.post("/v1/loans", json={"loans": rows}, headers=keys["underwriter"])
+    queued = client.post("/v1/monitoring/runs", json={"as_of": "2026-06-30"},
+                         headers=keys["underwriter"]).json["id"]
+    early = client.get(f"/v1/monitoring/runs/{queued}/results", headers=keys["admin"])
+    assert early.status_code == 409 and "queued" in early.json["message"]
+    assert client.get("/v1/monitoring/runs/nope/results",
+                      headers=keys["admin"]).status_code == 404
+    monitoring.run_pandas(app.extensions["db_sessions"], trained, default_policy(), queued)
+    got = client.get(f"/v1/monitoring/runs/{queued}/results", headers=keys["underwriter"])
+    assert got.status_code == 200 and got.mimetype == "text/csv"
+    assert got.headers["Content-Disposition"] == (
+        f'attachment; filename="monitoring-run-{queued}.csv"')
+    table = list(csv_module.DictReader(io.StringIO(got.text)))
+    active = sorted(r["loan_id"] for r in rows if r["status"] == "active")
+    assert [t["loan_id"] for t in table] == active  # by loan id, every active loan
+    late = next(t for t in table if t["loan_id"] == rows[0]["loan_id"])
+    assert late["balance"] == "12345.67" and "DAYS_PAST_DUE" in late["rules"].split(" ")
+    for t in table:  # the API's figures for each loan, and the LTV by hand
+        (history,) = client.get(f"/v1/loans/{t['loan_id']}",
+                                headers=keys["admin"]).json["revaluations"]
+        assert (int(t["value"]), int(t["lending"]), t["ltv"], int(t["grade"]), t["action"]) == (
+            history["value"], history["lending"], history["ltv"], history["grade"],
+            history["action"])
+        by_hand = Decimal(t["balance"]) / Decimal(t["lending"])
+        assert abs(Decimal(t["ltv"]) - by_hand) <= Decimal("0.00005")
+    assert client.get(f"/v1/monitoring/runs/{queued}/results",
+                      headers=keys["dealer"]).status_code == 403

@@ -42,6 +42,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/monitoring/runs"): {"underwriter", "admin"},
     ("GET", "/v1/monitoring/runs"): {"underwriter", "admin"},
     ("GET", "/v1/monitoring/runs/<run_id>"): {"underwriter", "admin"},
+    ("GET", "/v1/monitoring/runs/<run_id>/results"): {"underwriter", "admin"},
     ("GET", "/v1/monitoring/alerts"): {"underwriter", "admin"},
     ("POST", "/v1/monitoring/alerts/<int(min=1, max=2147483647):alert_id>/acknowledge"):
         {"underwriter", "admin"},
