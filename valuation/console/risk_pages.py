@@ -96,6 +96,21 @@ def run(run_id: str) -> str:
     return render_template("console/run.html", run=body, summary=summary, figure=figure)
 
 
+@blueprint.route("/runs/<run_id>/results.csv")
+@page(*permissions.MONITORING)
+def run_results(run_id: str) -> Response:
+    """The run's loans as CSV (the API's `GET /v1/monitoring/runs/{id}/results`)."""
+    with db.session() as session:
+        monitoring.check_done(session, run_id)
+
+    def pieces():  # type: ignore[no-untyped-def]
+        with db.session() as session:
+            yield from monitoring.results_csv(session, run_id)
+
+    return Response(stream_with_context(pieces()), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="monitoring-run-{run_id}.csv"'})
+
+
 @blueprint.route("/loans")
 @page(*permissions.MONITORING)
 def loans() -> Any:
@@ -114,21 +129,6 @@ def loan(loan_id: str) -> str:
         body = loan_book.get(session, loan_id)
     figure = charts.ltv_history(body["revaluations"]) if body["revaluations"] else None
     return render_template("console/loan.html", loan=body, q=loan_id, figure=figure)
-
-
-@blueprint.route("/runs/<run_id>/results.csv")
-@page(*permissions.MONITORING)
-def run_results(run_id: str) -> Response:
-    """The run's loans as CSV (the API's `GET /v1/monitoring/runs/{id}/results`)."""
-    with db.session() as session:
-        monitoring.check_done(session, run_id)
-
-    def pieces():  # type: ignore[no-untyped-def]
-        with db.session() as session:
-            yield from monitoring.results_csv(session, run_id)
-
-    return Response(stream_with_context(pieces()), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="monitoring-run-{run_id}.csv"'})
 
 
 @blueprint.route("/alerts")

@@ -1,9 +1,11 @@
 """In-loan monitoring (贷中预警): revalue the active loans at an as-of date, grade them with the
-monitoring policy, store each loan's result, raise and clear alerts, and summarise the run.
+monitoring policy, store each loan's result, raise and clear alerts, and summarise the run;
+list runs, and stream a finished run's loans as CSV.
 
 `revalue(loans, predictor, policy, as_of)` is the whole per-loan computation on a pandas frame
-of loan rows: the pandas engine calls it chunk by chunk, a Spark engine would call it per
-partition, so both grade with the same code (`strategies.monitoring.evaluate`). Money is whole
+of loan rows: the pandas engine calls it chunk by chunk, the Spark engine
+(`monitoring_spark`) per partition, so both grade with the same code
+(`strategies.monitoring.evaluate`). Money is whole
 currency units for values and fen for balances; the rules compare them in fen.
 
 Age and mileage are carried forward to the as-of date: from the last odometer reading at the
