@@ -100,15 +100,9 @@ def run(run_id: str) -> str:
 @page(*permissions.MONITORING)
 def run_results(run_id: str) -> Response:
     """The run's loans as CSV (the API's `GET /v1/monitoring/runs/{id}/results`)."""
-    with db.session() as session:
-        monitoring.check_done(session, run_id)
-
-    def pieces():  # type: ignore[no-untyped-def]
-        with db.session() as session:
-            yield from monitoring.results_csv(session, run_id)
-
-    return Response(stream_with_context(pieces()), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="monitoring-run-{run_id}.csv"'})
+    name, pieces = monitoring.results_csv(db.session, run_id)
+    return Response(stream_with_context(pieces), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @blueprint.route("/loans")

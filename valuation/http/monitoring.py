@@ -91,15 +91,9 @@ class RunResults(MethodView):
         the LTV and value changes since funding and since the previous run (ratios),
         `grade, action, rules` (codes separated by spaces) and `error` (a car that could not
         be valued)."""
-        with db.session() as session:
-            monitoring.check_done(session, run_id)
-
-        def pieces():  # type: ignore[no-untyped-def]
-            with db.session() as session:
-                yield from monitoring.results_csv(session, run_id)
-
-        return Response(stream_with_context(pieces()), mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="monitoring-run-{run_id}.csv"'})
+        name, pieces = monitoring.results_csv(db.session, run_id)
+        return Response(stream_with_context(pieces), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @monitoring_blp.route("/alerts")

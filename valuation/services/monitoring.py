@@ -311,19 +311,28 @@ RESULT_COLUMNS = ("loan_id", "dealer_id", "balance", "value", "lending", "ltv",
                   "action", "rules", "error")
 
 
-def check_done(session: Session, run_id: str) -> None:
-    """404 for no such run, 409 for a run not done (its results are not complete)."""
-    run = session.get(MonitoringRunRecord, run_id)
-    if run is None:
-        raise NotFound(f"no monitoring run {run_id}")
-    if run.state != "done":
-        raise Conflict(f"run {run_id} is {run.state}: its results are complete once it is done")
+def results_csv(sessions: Callable[[], Session], run_id: str) -> tuple[str, Iterator[str]]:
+    """A finished run's loans as a CSV file: its name and its text, by loan id, in pieces
+    (read in a session of its own as they are sent): money in whole units (the balance to the
+    fen, as the loan book keeps it), LTVs and changes as ratios ("0.7312"), the rule codes
+    separated by spaces. 404 for no such run and 409 for a run not done, at once, before any
+    piece."""
+    with sessions() as session:
+        run = session.get(MonitoringRunRecord, run_id)
+        if run is None:
+            raise NotFound(f"no monitoring run {run_id}")
+        if run.state != "done":
+            raise Conflict(f"run {run_id} is {run.state}: its results are complete once it "
+                           "is done")
+
+    def pieces() -> Iterator[str]:
+        with sessions() as session:
+            yield from _result_rows(session, run_id)
+
+    return f"monitoring-run-{run_id}.csv", pieces()
 
 
-def results_csv(session: Session, run_id: str) -> Iterator[str]:
-    """A finished run's loans (`check_done` first) as CSV text, by loan id, streamed in
-    pieces: money in whole units (the balance to the fen, as the loan book keeps it), LTVs and
-    changes as ratios ("0.7312"), the rule codes separated by spaces."""
+def _result_rows(session: Session, run_id: str) -> Iterator[str]:
     results, loans = core(LoanRevaluationRecord), core(LoanRecord)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
