@@ -88,7 +88,7 @@ def app(tmp_path: Path, model_root: Path, database_url: str):
                     MODEL_NAME="tiny", INSTANCE_PATH=tmp_path, TESTING=True)
     app = create_app(config)
     yield app
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
 
 
 @pytest.fixture

@@ -16,6 +16,9 @@
 | BUSINESS_TIMEZONE | Asia/Shanghai | IANA zone of every business "today" (decisions, valuations) |
 | VALUATION_MAX_AGE_DAYS | 30 | a stored valuation older than this cannot back a credit decision |
 | VALUATION_DATE_TOLERANCE_DAYS | 3 | max days between a decision and its valuation date |
+| VALUATION_COMMIT | relaxed | `relaxed`: a stored valuation survives a crash of the service but \
+  the last ones may be lost in a power cut (credit decisions are always synced); `durable`: \
+  every valuation is synced to disk before it is answered |
 | API_KEY_SECRET | (generated in <instance>/api_key_secret) | keys the HMAC digests of API keys |
 | RATE_LIMITS | dealer and underwriter 600/minute, others 120/minute | each key's budget by role, \
   "dealer=600/minute,admin=120/minute,..." (a key may have its own: `keys create --rate-limit`) |
@@ -69,6 +72,7 @@ class Config:
     BUSINESS_TIMEZONE: str = "Asia/Shanghai"
     VALUATION_MAX_AGE_DAYS: int = 30
     VALUATION_DATE_TOLERANCE_DAYS: int = 3
+    VALUATION_COMMIT: str = "relaxed"
     API_KEY_SECRET: str = field(default="", repr=False)
     RATE_LIMITS: str = DEFAULT_RATE_LIMITS
     RATE_LIMIT_STORAGE: str = field(default="memory://", repr=False)
@@ -100,6 +104,7 @@ class Config:
             BUSINESS_TIMEZONE=_env("BUSINESS_TIMEZONE", "Asia/Shanghai"),
             VALUATION_MAX_AGE_DAYS=int(_env("VALUATION_MAX_AGE_DAYS", "30")),
             VALUATION_DATE_TOLERANCE_DAYS=int(_env("VALUATION_DATE_TOLERANCE_DAYS", "3")),
+            VALUATION_COMMIT=_env("VALUATION_COMMIT", "relaxed").lower(),
             API_KEY_SECRET=_env("API_KEY_SECRET", ""),
             RATE_LIMITS=_env("RATE_LIMITS", DEFAULT_RATE_LIMITS),
             RATE_LIMIT_STORAGE=_env("RATE_LIMIT_STORAGE", "memory://"),

@@ -72,7 +72,7 @@ class Valuations(MethodView):
         row, body = valuations.value_request(serving.predictor(), g.principal, payload)
         metrics.valued([(payload.get("energy_type"), body["confidence"]["level"])])
         try:
-            with db.engine().begin() as conn:  # one Core insert: no ORM session needed
+            with db.valuations_engine().begin() as conn:  # one Core insert: no ORM session needed
                 valuations.store(conn, [row])
         except db.UNAVAILABLE:
             log.warning("valuation not stored: the database is unavailable")
@@ -120,7 +120,7 @@ class ValuationBatch(MethodView):
                        for result, car in zip(results, rows, strict=True)
                        if "errors" not in result)
         try:
-            with db.engine().begin() as conn:
+            with db.valuations_engine().begin() as conn:
                 valuations.store(conn, stored)
         except db.UNAVAILABLE:
             log.warning("batch of %d valuations not stored: the database is unavailable",

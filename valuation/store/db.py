@@ -14,33 +14,64 @@ from sqlalchemy.orm import Session, sessionmaker
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, durable: bool = True) -> Engine:
+    """An engine whose commits are on disk when they return (`durable`), or, with `durable`
+    False, whose commits survive a crash of the process but may be lost, whole and in
+    order, in a crash of the machine (SQLite synchronous=NORMAL in WAL mode; PostgreSQL
+    synchronous_commit=off). Either way the database stays consistent."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(
+            _sqlite_pragmas, "FULL" if durable else "NORMAL"))
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    relaxed = {} if durable else {"options": "-c synchronous_commit=off"}
+    return create_engine(url, pool_pre_ping=True, connect_args=relaxed)
 
 
-def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(synchronous: str, connection, _record) -> None:  # type: ignore[no-untyped-def]
     """Write-ahead log: gunicorn's workers read while one writes, and a commit appends to the
-    log instead of rewriting pages (still synchronous=FULL: a committed decision survives)."""
+    log instead of rewriting pages. synchronous=FULL syncs the log at every commit;
+    NORMAL only at checkpoints. A FULL commit syncs the whole log, so it also makes durable
+    every NORMAL commit before it."""
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.close()
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    url, commit = app.config["DATABASE_URL"], app.config["VALUATION_COMMIT"]
+    if commit not in ("relaxed", "durable"):
+        raise ValueError(f"VALUATION_COMMIT must be relaxed or durable, not {commit!r}")
+    engine = make_engine(url)
     app.extensions["db_engine"] = engine
     app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False)
+    app.extensions["db_valuations_engine"] = (
+        engine if commit == "durable" else make_engine(url, durable=False))
     head_revision()  # read the migrations once at start, not in the first /ready
+
+
+def dispose(app: Flask) -> None:
+    """Close every pooled connection of the app's engines."""
+    app.extensions["db_engine"].dispose()
+    app.extensions["db_valuations_engine"].dispose()
 
 
 def engine() -> Engine:
     return current_app.extensions["db_engine"]
+
+
+def valuations_engine() -> Engine:
+    """The engine the valuation routes store their valuations through. With
+    VALUATION_COMMIT=relaxed (the default) its commits are not synced one by one (see
+    `make_engine`): a valuation is a quote that the caller can ask for again, and the last
+    ones before a power cut may be lost. Everything else, a credit decision above all (and
+    the valuation it stores when it values the car itself), commits through `engine` and is
+    on disk when it returns; on SQLite that sync covers every valuation stored before it, so
+    a decision never rests on a lost valuation. VALUATION_COMMIT=durable stores valuations
+    through `engine` too."""
+    return current_app.extensions["db_valuations_engine"]
 
 
 def session() -> Session:

@@ -91,7 +91,7 @@ def live_app(tmp_path: Path, model_root: Path) -> Iterator[tuple[str, Any, dict[
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", app, keys
     server.shutdown()
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,7 @@ def proxied(tmp_path, model_root, database_url):
     headers = {role: {"Authorization": f"Bearer {k}"} for role, k in made.items()}
     direct = sqlalchemy.create_engine(database_url)
     yield app, proxy, headers, direct
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
     direct.dispose()
 
 

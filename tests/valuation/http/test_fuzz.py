@@ -43,7 +43,7 @@ def fuzzed(tmp_path: Path, model_root: Path, database_url: str):
                                           "D1" if role == "dealer" else None)
                 for role in api_keys.ROLES}
     yield app, keys
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
 
 
 def fuzz(operation, role: str, headers: dict[str, str], ran: dict[str, int],  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ def key(app, role, rate_limit=None):
 def limited_app(tmp_path, model_root, database_url):
     app = make_app(tmp_path, model_root, database_url)
     yield app
-    app.extensions["db_engine"].dispose()
+    db.dispose(app)
 
 
 def test_a_role_budget_then_429_with_retry_after(limited_app) -> None:
@@ -118,7 +118,7 @@ def test_two_workers_share_one_count_in_redis(tmp_path, model_root, database_url
         assert counts, "no count in Redis for the key"
     finally:
         for app in (one, two):
-            app.extensions["db_engine"].dispose()
+            db.dispose(app)
 
 
 def test_the_memory_counters_start_no_thread_per_request(monkeypatch) -> None:

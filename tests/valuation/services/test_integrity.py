@@ -421,7 +421,7 @@ def test_case_12_the_decision_date_is_the_business_date(tmp_path, model_root, zo
     finally:
         from valuation import clock
         clock.set_zone(clock.DEFAULT_ZONE)
-        app.extensions["db_engine"].dispose()
+        db.dispose(app)
 
 
 def test_case_12_a_year_only_registration_takes_its_worst_case(client, keys) -> None:
