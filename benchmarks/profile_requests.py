@@ -4,6 +4,11 @@ C extension's time is charged to the Python function that called it.
 
     .venv/bin/python benchmarks/profile_requests.py valuations|credit [--requests 400]
     .venv/bin/python benchmarks/profile_requests.py valuations --sampler py-spy
+    .venv/bin/python benchmarks/profile_requests.py valuations --server [--seconds 10]
+
+`--server` profiles the service as `make bench` loads it: gunicorn with 2 sync workers on a
+SQLite file, wrk with 8 connections; py-spy samples both web workers while wrk runs, so
+gunicorn's own share is seen and the test client's is not.
 
 cProfile (the default) adds a fixed cost to every call it sees, so code made of many small
 calls (ours) looks heavier than it is; `--sampler py-spy` samples the stacks instead (no
@@ -35,7 +40,7 @@ from valuation.config import Config
 from valuation.services import keys
 from valuation.store import db
 
-LIBRARIES = (("catboost", "CatBoost"), ("sqlalchemy", "SQLAlchemy"),
+LIBRARIES = (("gunicorn", "gunicorn"), ("catboost", "CatBoost"), ("sqlalchemy", "SQLAlchemy"),
              ("sqlite3", "database driver"), ("psycopg", "database driver"),
              ("werkzeug", "werkzeug/Flask"), ("flask", "werkzeug/Flask"),
              ("marshmallow", "marshmallow/webargs"), ("webargs", "marshmallow/webargs"),
@@ -107,8 +112,17 @@ def _ok(response) -> None:  # type: ignore[no-untyped-def]
               help="Also list this many of our own functions, by own time.")
 @click.option("--sampler", type=click.Choice(["cprofile", "py-spy"]), default="cprofile",
               show_default=True)
+@click.option("--server", is_flag=True,
+              help="Profile gunicorn's workers under wrk load instead (py-spy).")
+@click.option("--seconds", default=10, show_default=True, help="With --server: the load.")
 @click.option("--only-run", is_flag=True, hidden=True, help="Run the requests (under py-spy).")
-def main(which: str, count: int, top: int, sampler: str, only_run: bool) -> None:
+def main(which: str, count: int, top: int, sampler: str, server: bool, seconds: int,
+         only_run: bool) -> None:
+    if server:
+        count, total, functions = served(which, seconds)
+        click.echo(f"{which}: {count} requests in {seconds} s under py-spy (2 workers)")
+        report(total, functions, count, top)
+        return
     call = requests(which)
     for _ in range(20):
         call()
@@ -132,6 +146,12 @@ def main(which: str, count: int, top: int, sampler: str, only_run: bool) -> None
         profiler.dump_stats(str(Path(tempfile.gettempdir()) / f"profile-{which}.prof"))
         stats = pstats.Stats(profiler)
         total, functions = shares(stats), ours(stats)
+    report(total, functions, count, top)
+
+
+def report(total: dict[str, float], functions: list[tuple[tuple[str, int, str], float]],
+           count: int, top: int) -> None:
+    """Each library's time per request and share, then our `top` functions."""
     whole = sum(total.values())
     for label, seconds in sorted(total.items(), key=lambda kv: -kv[1]):
         click.echo(f"{label:22s} {seconds / count * 1e3:7.3f} ms {seconds / whole:7.1%}")
@@ -149,22 +169,61 @@ RATE = 1000  # py-spy samples a second
 _FRAME = re.compile(r"(?P<name>.+) \((?P<file>.+):(?P<line>\d+)\)$")
 
 
-def sampled(which: str, count: int
-            ) -> tuple[dict[str, float], list[tuple[tuple[str, int, str], float]]]:
-    """Seconds per library and per function of ours, from py-spy's samples of the requests."""
+def _py_spy() -> str:
     spy = Path(sys.executable).with_name("py-spy")
     if not spy.exists():
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "py-spy"], check=True)
+    return str(spy)
+
+
+def sampled(which: str, count: int
+            ) -> tuple[dict[str, float], list[tuple[tuple[str, int, str], float]]]:
+    """Seconds per library and per function of ours, from py-spy's samples of the requests."""
     out = Path(tempfile.mkdtemp(prefix="py-spy-")) / "stacks.txt"
-    subprocess.run([str(spy), "record", "--format", "raw", "--full-filenames", "-r", str(RATE),
+    subprocess.run([_py_spy(), "record", "--format", "raw", "--full-filenames", "-r", str(RATE),
                     "-o", str(out), "--", sys.executable, __file__, which, "--requests",
                     str(count), "--only-run"], check=True, capture_output=True)
+    lines = out.read_text().splitlines()
+    shutil.rmtree(out.parent, ignore_errors=True)
+    return tally(lines, lambda frames: any(f.startswith("measured (") for f in frames))
+
+
+def served(which: str, seconds: int
+           ) -> tuple[int, dict[str, float], list[tuple[tuple[str, int, str], float]]]:
+    """(requests answered, seconds per library, per function of ours) of gunicorn's two web
+    workers sampled by py-spy while wrk loads `which` for `seconds`."""
+    import suite
+
+    work = Path(tempfile.mkdtemp(prefix="profile-"))
+    spy = _py_spy()
+    with suite._service(f"sqlite:///{work / 'profile.db'}", work) as service:
+        children = subprocess.run(["pgrep", "-P", str(service["master"])], capture_output=True,
+                                  text=True, check=False).stdout.split()
+        workers = [pid for pid in children  # not the job worker
+                   if "gunicorn" in Path(f"/proc/{pid}/cmdline").read_text()]
+        outs = [work / f"stacks-{pid}.txt" for pid in workers]
+        spies = [subprocess.Popen([spy, "record", "--format", "raw", "--full-filenames", "-r",
+                                   str(RATE), "-d", str(seconds), "-o", str(out), "-p", pid],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for pid, out in zip(workers, outs, strict=True)]
+        got = load.wrk(service["base"], service["scripts"][which], seconds)
+        for process in spies:
+            process.wait()
+    lines = [line for out in outs for line in out.read_text().splitlines()]
+    shutil.rmtree(work, ignore_errors=True)
+    return round(got["rps"] * seconds), *tally(lines, lambda frames: True)
+
+
+def tally(lines: list[str], keep: Callable[[list[str]], bool]
+          ) -> tuple[dict[str, float], list[tuple[tuple[str, int, str], float]]]:
+    """Seconds per library and per function of ours from py-spy's raw stacks (`keep`: which
+    stacks count)."""
     total: dict[str, float] = collections.defaultdict(float)
     functions: dict[tuple[str, int, str], float] = collections.defaultdict(float)
-    for line in out.read_text().splitlines():
+    for line in lines:
         stack, _, samples = line.rpartition(" ")
         frames = stack.split(";")
-        if not any(f.startswith("measured (") for f in frames):
+        if not samples.isdigit() or not keep(frames):
             continue  # start-up and warm-up
         match = _FRAME.match(frames[-1])
         file, name = (match["file"], match["name"]) if match else ("", frames[-1])
@@ -173,7 +232,6 @@ def sampled(which: str, count: int
         total[label] += seconds
         if label == "ours" and match:
             functions[(file, 0, name)] += seconds  # per function, every line of it
-    shutil.rmtree(out.parent, ignore_errors=True)
     return dict(total), sorted(functions.items(), key=lambda kv: -kv[1])
 
 

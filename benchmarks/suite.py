@@ -31,6 +31,11 @@ from valuation.services import keys
 from valuation.store import db
 
 RESULTS = Path(__file__).with_name("results") / "latest.json"
+# POST /v1/valuations on SQLite, served otherwise: (name, gunicorn target, settings)
+VARIANTS = (("durable", "wsgi:app", {"VALUATION_COMMIT": "durable"}),
+            ("without model", "benchmarks.floor:app", {"FLOOR_OMIT": "model"}),
+            ("without store", "benchmarks.floor:app", {"FLOOR_OMIT": "store"}),
+            ("without model and store", "benchmarks.floor:app", {"FLOOR_OMIT": "model,store"}))
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_BENCH = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 
@@ -49,9 +54,11 @@ def _postgres_url() -> str | None:
 
 
 @contextmanager
-def _service(url: str, work: Path) -> Iterator[dict[str, Any]]:
-    """The service on `url` under gunicorn: its base URL, the wrk scripts of its two hot
-    endpoints, the time from start to /ready and the master's pid."""
+def _service(url: str, work: Path, target: str = "wsgi:app",
+             settings_env: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """The service on `url` under gunicorn (`target`: the app, or the floor app of
+    benchmarks/floor.py; `settings_env`: more settings): its base URL, the wrk scripts of its
+    two hot endpoints, the time from start to /ready and the master's pid."""
     instance = work / url.split(":")[0]
     db.upgrade(url)
     settings = Config(DATABASE_URL=url, INSTANCE_PATH=instance)
@@ -64,9 +71,9 @@ def _service(url: str, work: Path) -> Iterator[dict[str, Any]]:
            "MODEL_ROOT": str(load.ROOT / "models"), "LOG_LEVEL": "WARNING",
            # the limiter stays on (its cost is part of the figure), with budgets wrk cannot
            # exhaust
-           "RATE_LIMITS": load.UNLIMITED}
+           "RATE_LIMITS": load.UNLIMITED, **(settings_env or {})}
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-    with load.gunicorn("wsgi:app", env, ready_path="/ready") as (base, ready, master):
+    with load.gunicorn(target, env, ready_path="/ready") as (base, ready, master):
         first = urllib.request.Request(base + "/v1/valuations", json.dumps(inprocess.CAR).encode(),
                                        headers, method="POST")
         with urllib.request.urlopen(first) as response:
@@ -141,6 +148,10 @@ def table(r: dict[str, Any]) -> list[dict[str, Any]]:
                              f">= {goal:.0%} of hello, p99 <= 3x p50",
                              share >= goal and (key == "credit" or tail <= 3)
                              and got["non_2xx"] == 0))
+    for name, got in r.get("variants", {}).items():
+        rows.append(_row(f"2 POST /v1/valuations (sqlite), {name}", f"{got['rps']:.0f} req/s",
+                         f"hello world {hello['rps']:.0f} req/s", got["share_of_hello"],
+                         "reported: where the time goes", True))
     if "mlflow" in r and "sqlite" in r.get("http", {}):
         ours = r["http"]["sqlite"]["valuations"]["rps"]
         theirs, times = r["mlflow"]["rps"], r["mlflow"]["ours_over_mlflow"]
@@ -189,6 +200,12 @@ def _http(predictor: Predictor, seconds: int, rounds: int, mlflow: bool, postgre
         for database, service in services.items():
             for key, script in service["scripts"].items():
                 targets[f"{database}/{key}"] = (service["base"], script)
+        # where a valuation request's time goes: the same request with every commit synced,
+        # and with the model, the store or both taken out (benchmarks/floor.py)
+        for name, target, env in VARIANTS:
+            variant = servers.enter_context(_service(
+                f"sqlite:///{work / (name + '.db')}", work, target, env))
+            targets[name] = (variant["base"], variant["scripts"]["valuations"])
         if mlflow:
             import mlflow_serving
             derived, _, _, _ = predictor.prepare(pd.DataFrame([inprocess.CAR]))
@@ -207,6 +224,8 @@ def _http(predictor: Predictor, seconds: int, rounds: int, mlflow: bool, postgre
                 name = f"{database}/{key}"
                 out["http"][database][key] = {
                     **loads[name], "share_of_hello": ratio_of_rounds(loads, name, "hello")}
+        out["variants"] = {name: {**loads[name], "share_of_hello": ratio_of_rounds(
+            loads, name, "hello")} for name, _, _ in VARIANTS}
         if mlflow:
             out["mlflow"] = {**loads["mlflow"], "connections": load.CONNECTIONS,
                              "ours_over_mlflow": ratio_of_rounds(loads, "sqlite/valuations",
