@@ -68,8 +68,9 @@ def valuations_engine() -> Engine:
     `make_engine`): a valuation is a quote that the caller can ask for again, and the last
     ones before a power cut may be lost. Everything else, a credit decision above all (and
     the valuation it stores when it values the car itself), commits through `engine` and is
-    on disk when it returns; on SQLite that sync covers every valuation stored before it, so
-    a decision never rests on a lost valuation. VALUATION_COMMIT=durable stores valuations
+    on disk when it returns; that sync flushes the whole log up to it (SQLite's WAL file,
+    PostgreSQL's WAL), so it covers every valuation stored before it: a decision never rests
+    on a lost valuation. VALUATION_COMMIT=durable stores valuations
     through `engine` too."""
     return current_app.extensions["db_valuations_engine"]
 
