@@ -115,6 +115,13 @@ def init_app(app: Flask) -> None:
         data = getattr(exc, "data", {}) or {}
         errors = data.get("messages")
         message = data.get("message") or (exc.description if code != 500 else "internal error")
+        if code == 422 and errors and "json" in errors and not request.is_json \
+                and request.content_length:
+            # a JSON body sent as another type is not read at all: say that, not that every
+            # field is missing
+            code, errors = 415, None
+            message = ("send the body as JSON with Content-Type: application/json (this "
+                       f"request's Content-Type is {request.mimetype or 'missing'})")
         # the exception's own headers, e.g. `Allow` on a 405 (RFC 9110 requires it there)
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         _refused(code, str(message), errors)

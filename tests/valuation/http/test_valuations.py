@@ -131,6 +131,22 @@ def test_non_json_and_oversized_bodies(app, client, keys) -> None:
     assert big.status_code == 413 and big.json["code"] == 413
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          None])
+def test_a_json_body_sent_as_another_type_is_a_415_that_says_so(client, keys,
+                                                                 content_type) -> None:
+    headers = dict(keys["dealer"], **({"Content-Type": content_type} if content_type else {}))
+    response = client.post("/v1/valuations", data=json.dumps(CAR), headers=headers)
+    assert response.status_code == 415
+    assert response.json["message"] == (
+        "send the body as JSON with Content-Type: application/json (this request's "
+        f"Content-Type is {content_type or 'missing'})")
+    assert "errors" not in response.json
+    # no body at all stays a 422 that names the missing fields
+    empty = client.post("/v1/valuations", headers=keys["dealer"])
+    assert empty.status_code == 422 and "brand" in empty.json["errors"]["json"]
+
+
 def test_unknown_brand_is_valued_with_low_confidence(client, keys) -> None:
     body = dict(CAR, brand="Lada", series="Niva", new_price=50000)
     response = post(client, keys, body)
