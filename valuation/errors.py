@@ -49,6 +49,12 @@ class Conflict(ValuationError):
     status = 409
 
 
+class UnsupportedMediaType(ValuationError):
+    """A body in a format the route does not read (its Content-Type says which)."""
+
+    status = 415
+
+
 class PreconditionFailed(ValuationError):
     status = 412
 

@@ -20,7 +20,15 @@ from strategies.document import StrategyError, canonical_json, load_strategy, mo
 from strategies.monitoring import NAME as MONITORING_NAME
 from strategies.monitoring import default_policy, load_policy
 
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from ..errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnsupportedMediaType,
+)
 from ..store.tables import StrategyAuditRecord, StrategyVersionRecord, aware, utcnow
 from .keys import Principal
 
@@ -71,7 +79,14 @@ def etag(record: StrategyVersionRecord) -> str:
 
 
 def parse_document(body: bytes, content_type: str) -> dict[str, Any]:
-    """A strategy document from a JSON or YAML request body."""
+    """A strategy document from a JSON or YAML request body, read as its Content-Type says
+    (application/json; application/yaml, text/yaml or application/x-yaml); any other type is
+    a 415."""
+    if "yaml" not in content_type and "json" not in content_type:
+        raise UnsupportedMediaType(
+            "send the document as JSON (Content-Type: application/json) or YAML "
+            "(Content-Type: application/yaml); this request's Content-Type is "
+            f"{content_type.split(';')[0].strip() or 'missing'}")
     try:
         if "yaml" in content_type:
             document = yaml.safe_load(body.decode("utf-8"))

@@ -142,6 +142,17 @@ def test_invalid_documents_are_refused(client, keys) -> None:
     garbage = client.post(f"{BASE}/versions", data="{", headers=dict(
         keys["pricing_analyst"], **{"Content-Type": "application/json"}))
     assert garbage.status_code == 422
+    # a good YAML document sent as another type (curl's default is a form) is a 415
+    text = yaml.safe_dump(tighter(0.65), allow_unicode=True)
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        extra = {"Content-Type": content_type} if content_type else {}
+        sent = client.post(f"{BASE}/versions", data=text.encode(),
+                           headers=dict(keys["pricing_analyst"], **extra))
+        assert sent.status_code == 415
+        assert sent.json["message"] == (
+            "send the document as JSON (Content-Type: application/json) or YAML "
+            "(Content-Type: application/yaml); this request's Content-Type is "
+            f"{content_type or 'missing'}")
     # nothing was stored, and the active version keeps serving
     after = client.get(BASE, headers=keys["admin"]).json
     assert after["active"] == before["active"] and after["versions"] == before["versions"]
