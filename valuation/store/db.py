@@ -70,8 +70,7 @@ def valuations_engine() -> Engine:
     the valuation it stores when it values the car itself), commits through `engine` and is
     on disk when it returns; that sync flushes the whole log up to it (SQLite's WAL file,
     PostgreSQL's WAL), so it covers every valuation stored before it: a decision never rests
-    on a lost valuation. VALUATION_COMMIT=durable stores valuations
-    through `engine` too."""
+    on a lost valuation. VALUATION_COMMIT=durable stores valuations through `engine` too."""
     return current_app.extensions["db_valuations_engine"]
 
 
