@@ -80,9 +80,9 @@ def etag(record: StrategyVersionRecord) -> str:
 
 def parse_document(body: bytes, content_type: str) -> dict[str, Any]:
     """A strategy document from a JSON or YAML request body, read as its Content-Type says
-    (application/json; application/yaml, text/yaml or application/x-yaml); any other type is
-    a 415."""
-    if "yaml" not in content_type and "json" not in content_type:
+    (application/json; application/yaml, text/yaml or application/x-yaml); a body of any
+    other type is a 415 (an empty one, a 422)."""
+    if body and "yaml" not in content_type and "json" not in content_type:
         raise UnsupportedMediaType(
             "send the document as JSON (Content-Type: application/json) or YAML "
             "(Content-Type: application/yaml); this request's Content-Type is "

@@ -153,6 +153,9 @@ def test_invalid_documents_are_refused(client, keys) -> None:
             "send the document as JSON (Content-Type: application/json) or YAML "
             "(Content-Type: application/yaml); this request's Content-Type is "
             f"{content_type or 'missing'}")
+    empty = client.post(f"{BASE}/versions", headers=keys["pricing_analyst"])
+    assert empty.status_code == 422
+    assert empty.json["message"] == "the body is not a JSON or YAML document"
     # nothing was stored, and the active version keeps serving
     after = client.get(BASE, headers=keys["admin"]).json
     assert after["active"] == before["active"] and after["versions"] == before["versions"]
