@@ -57,6 +57,10 @@ def require(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             "responses", {})
         for code in (401, 403, 429, 503):
             responses.setdefault(code, []).append("DEFAULT_ERROR")
+        # a JSON body sent as another type is a 415 (errors.py)
+        arguments = inner._apidoc.get("arguments", {})  # type: ignore[attr-defined]
+        if any(p.get("in") == "json" for p in arguments.get("parameters", [])):
+            responses.setdefault(415, []).append("DEFAULT_ERROR")
         return inner
 
     return wrap

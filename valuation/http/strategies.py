@@ -116,6 +116,7 @@ class StrategyView(MethodView):
 class Versions(MethodView):
     @require(*permissions.STRATEGY_EDIT)
     @blp.alt_response(201, description="the new draft; ETag header")
+    @blp.alt_response(415, "DEFAULT_ERROR")  # a body neither JSON nor YAML
     def post(self, name: str) -> Response:
         """A new draft from a full strategy document (JSON, or YAML with
         Content-Type: application/yaml)."""
@@ -148,6 +149,7 @@ class Version(MethodView):
 
     @require(*permissions.STRATEGY_EDIT)
     @blp.alt_response(200, description="the draft; new ETag")
+    @blp.alt_response(415, "DEFAULT_ERROR")  # a body neither JSON nor YAML
     def put(self, name: str, version: int) -> Response:
         """Replace a draft's document; If-Match with the ETag you read (428 without, 412 if
         stale)."""
