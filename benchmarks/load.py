@@ -20,6 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 CONNECTIONS, THREADS = 8, 2
+# /ready answers from the first worker up; the other may still be loading the app and the
+# model, and each loads its lazy parts (the strategy) on its first request: a server is
+# loaded this long before it is measured or profiled
+WARM_UP_SECONDS = 3
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 

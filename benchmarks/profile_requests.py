@@ -5,10 +5,12 @@ C extension's time is charged to the Python function that called it.
     .venv/bin/python benchmarks/profile_requests.py valuations|credit [--requests 400]
     .venv/bin/python benchmarks/profile_requests.py valuations --sampler py-spy
     .venv/bin/python benchmarks/profile_requests.py valuations --server [--seconds 10]
+    .venv/bin/python benchmarks/profile_requests.py valuations --server --omit model,store
 
 `--server` profiles the service as `make bench` loads it: gunicorn with 2 sync workers on a
 SQLite file, wrk with 8 connections; py-spy samples both web workers while wrk runs, so
-gunicorn's own share is seen and the test client's is not.
+gunicorn's own share is seen and the test client's is not; `--omit` serves the floor app
+(benchmarks/floor.py) instead.
 
 cProfile (the default) adds a fixed cost to every call it sees, so code made of many small
 calls (ours) looks heavier than it is; `--sampler py-spy` samples the stacks instead (no
@@ -45,7 +47,8 @@ LIBRARIES = (("gunicorn", "gunicorn"), ("catboost", "CatBoost"), ("sqlalchemy", 
              ("werkzeug", "werkzeug/Flask"), ("flask", "werkzeug/Flask"),
              ("marshmallow", "marshmallow/webargs"), ("webargs", "marshmallow/webargs"),
              (str(load.ROOT / "valuation"), "ours"), (str(load.ROOT / "strategies"), "ours"),
-             ("numpy", "numpy"), ("pandas", "pandas"), ("json", "json"))
+             ("numpy", "numpy"), ("pandas", "pandas"), ("json", "json"),
+             ("prometheus_client", "prometheus-client"), ("/limits/", "limits"))
 
 
 # SQLAlchemy's one-line calls into the DBAPI driver: a sampler charges the driver's C code to them
@@ -115,11 +118,13 @@ def _ok(response) -> None:  # type: ignore[no-untyped-def]
 @click.option("--server", is_flag=True,
               help="Profile gunicorn's workers under wrk load instead (py-spy).")
 @click.option("--seconds", default=10, show_default=True, help="With --server: the load.")
+@click.option("--omit", type=click.Choice(["model", "store", "model,store"]), default=None,
+              help="With --server: serve benchmarks/floor.py without these parts.")
 @click.option("--only-run", is_flag=True, hidden=True, help="Run the requests (under py-spy).")
 def main(which: str, count: int, top: int, sampler: str, server: bool, seconds: int,
-         only_run: bool) -> None:
+         omit: str | None, only_run: bool) -> None:
     if server:
-        count, total, functions = served(which, seconds)
+        count, total, functions = served(which, seconds, omit)
         click.echo(f"{which}: {count} requests in {seconds} s under py-spy (2 workers)")
         report(total, functions, count, top)
         return
@@ -153,8 +158,13 @@ def report(total: dict[str, float], functions: list[tuple[tuple[str, int, str], 
            count: int, top: int) -> None:
     """Each library's time per request and share, then our `top` functions."""
     whole = sum(total.values())
-    for label, seconds in sorted(total.items(), key=lambda kv: -kv[1]):
-        click.echo(f"{label:22s} {seconds / count * 1e3:7.3f} ms {seconds / whole:7.1%}")
+    merged: dict[str, float] = collections.defaultdict(float)
+    for label, seconds in total.items():
+        merged[label.removesuffix(VIA)] += seconds
+    for label, seconds in sorted(merged.items(), key=lambda kv: -kv[1]):
+        via = total.get(label + VIA, 0.0)
+        through = f"  (of which {via / count * 1e3:.3f} ms in the stdlib it called)" if via else ""
+        click.echo(f"{label:22s} {seconds / count * 1e3:7.3f} ms {seconds / whole:7.1%}{through}")
     for (file, line, name), seconds in functions[:top]:
         click.echo(f"{seconds / count * 1e6:8.1f} us  {Path(file).name}:{line} {name}")
 
@@ -166,6 +176,7 @@ def measured(call: Callable[[], None], count: int) -> None:
 
 
 RATE = 1000  # py-spy samples a second
+VIA = " via stdlib"
 _FRAME = re.compile(r"(?P<name>.+) \((?P<file>.+):(?P<line>\d+)\)$")
 
 
@@ -188,15 +199,18 @@ def sampled(which: str, count: int
     return tally(lines, lambda frames: any(f.startswith("measured (") for f in frames))
 
 
-def served(which: str, seconds: int
+def served(which: str, seconds: int, omit: str | None = None
            ) -> tuple[int, dict[str, float], list[tuple[tuple[str, int, str], float]]]:
     """(requests answered, seconds per library, per function of ours) of gunicorn's two web
-    workers sampled by py-spy while wrk loads `which` for `seconds`."""
+    workers sampled by py-spy while wrk loads `which` for `seconds` (`omit`: serve
+    benchmarks/floor.py without those parts)."""
     import suite
 
     work = Path(tempfile.mkdtemp(prefix="profile-"))
     spy = _py_spy()
-    with suite._service(f"sqlite:///{work / 'profile.db'}", work) as service:
+    target, env = ("benchmarks.floor:app", {"FLOOR_OMIT": omit}) if omit else ("wsgi:app", {})
+    with suite._service(f"sqlite:///{work / 'profile.db'}", work, target, env) as service:
+        load.wrk(service["base"], service["scripts"][which], load.WARM_UP_SECONDS)
         children = subprocess.run(["pgrep", "-P", str(service["master"])], capture_output=True,
                                   text=True, check=False).stdout.split()
         workers = [pid for pid in children  # not the job worker
@@ -217,7 +231,10 @@ def served(which: str, seconds: int
 def tally(lines: list[str], keep: Callable[[list[str]], bool]
           ) -> tuple[dict[str, float], list[tuple[tuple[str, int, str], float]]]:
     """Seconds per library and per function of ours from py-spy's raw stacks (`keep`: which
-    stacks count)."""
+    stacks count). Time in the standard library (sockets, logging, uuid, hmac, threading, ...)
+    is charged to the nearest caller that belongs to a library or to us, under that caller's
+    label with " via stdlib" added: gunicorn's socket calls are gunicorn's, our uuid4 is
+    ours. Only stacks with no such caller stay "other"."""
     total: dict[str, float] = collections.defaultdict(float)
     functions: dict[tuple[str, int, str], float] = collections.defaultdict(float)
     for line in lines:
@@ -225,13 +242,18 @@ def tally(lines: list[str], keep: Callable[[list[str]], bool]
         frames = stack.split(";")
         if not samples.isdigit() or not keep(frames):
             continue  # start-up and warm-up
-        match = _FRAME.match(frames[-1])
-        file, name = (match["file"], match["name"]) if match else ("", frames[-1])
         seconds = int(samples) / RATE
-        label = library(file, name)
-        total[label] += seconds
+        label, via, match = "other", "", None
+        for depth, frame in enumerate(reversed(frames)):
+            match = _FRAME.match(frame)
+            file, name = (match["file"], match["name"]) if match else ("", frame)
+            label = library(file, name)
+            if label != "other":
+                via = VIA if depth else ""
+                break
+        total[label + via] += seconds
         if label == "ours" and match:
-            functions[(file, 0, name)] += seconds  # per function, every line of it
+            functions[(match["file"], 0, match["name"])] += seconds  # per function, all lines
     return dict(total), sorted(functions.items(), key=lambda kv: -kv[1])
 
 

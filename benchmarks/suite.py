@@ -98,9 +98,11 @@ def _hello_script() -> str:
 def load_in_rounds(targets: dict[str, tuple[str, str]], seconds: int, rounds: int
                    ) -> dict[str, Any]:
     """wrk on every target (name: (base URL, script)) one after the other, `rounds` times,
-    every server up throughout: each round compares the targets within a minute of each
-    other, on a machine whose speed drifts over the run. Per target: the rounds' figures and
-    their medians."""
+    every server up throughout and warmed up first: each round compares the targets within a
+    minute of each other, on a machine whose speed drifts over the run. Per target: the
+    rounds' figures and their medians."""
+    for base, script in targets.values():
+        load.wrk(base, script, load.WARM_UP_SECONDS)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
     for round_ in range(rounds):
         names = list(targets)
