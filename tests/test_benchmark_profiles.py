@@ -1,0 +1,58 @@
+"""The server profile's attribution (benchmarks/profile_requests.py): the shares the closing
+notes of the performance work quote are computed here, so they are checked on hand-written
+py-spy stacks."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def profiles():  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import profile_requests
+        yield profile_requests
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _frame(name: str, file: str) -> str:
+    return f"{name} ({file}:1)"
+
+
+def test_stdlib_time_is_charged_to_its_nearest_labelled_caller(profiles) -> None:  # type: ignore[no-untyped-def]
+    ours = str(BENCHMARKS.parent / "valuation" / "http" / "request_ids.py")
+    gunicorn = "/venv/site-packages/gunicorn/workers/sync.py"
+    stdlib = "/usr/lib/python3.11/socket.py"
+    uuid = "/usr/lib/python3.11/uuid.py"
+    lines = [
+        # gunicorn's own line: 5 samples; its socket call: 3 samples, charged to gunicorn
+        f"{_frame('SyncWorker.handle', gunicorn)} 5",
+        f"{_frame('SyncWorker.handle', gunicorn)};{_frame('socket.accept', stdlib)} 3",
+        # our function called from gunicorn: ours, 2 samples; the uuid4 it calls: ours, 4
+        f"{_frame('SyncWorker.handle', gunicorn)};{_frame('assign', ours)} 2",
+        f"{_frame('SyncWorker.handle', gunicorn)};{_frame('assign', ours)};"
+        f"{_frame('uuid4', uuid)} 4",
+        # nothing labelled on the stack: other
+        f"{_frame('main', stdlib)} 1",
+        "not a stack line",
+    ]
+    total, functions = profiles.tally(lines, lambda frames: True)
+    rate = profiles.RATE
+    assert total == {"gunicorn": 5 / rate, "gunicorn via stdlib": 3 / rate, "ours": 2 / rate,
+                     "ours via stdlib": 4 / rate, "other": 1 / rate}
+    assert functions == [((ours, 0, "assign"), 6 / rate)]
+
+
+def test_the_report_adds_a_librarys_stdlib_time_to_it(profiles, capsys) -> None:  # type: ignore[no-untyped-def]
+    total = {"gunicorn": 0.5, "gunicorn via stdlib": 0.25, "ours": 0.25}
+    profiles.report(total, [], 1_000, 0)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["gunicorn", "0.750", "ms", "75.0%"]
+    assert "(of which 0.250 ms in the stdlib it called)" in lines[0]
+    assert lines[1].split() == ["ours", "0.250", "ms", "25.0%"]
