@@ -6,11 +6,13 @@ C extension's time is charged to the Python function that called it.
     .venv/bin/python benchmarks/profile_requests.py valuations --sampler py-spy
     .venv/bin/python benchmarks/profile_requests.py valuations --server [--seconds 10]
     .venv/bin/python benchmarks/profile_requests.py valuations --server --omit model,store
+    .venv/bin/python benchmarks/profile_requests.py hello --server
 
 `--server` profiles the service as `make bench` loads it: gunicorn with 2 sync workers on a
 SQLite file, wrk with 8 connections; py-spy samples both web workers while wrk runs, so
 gunicorn's own share is seen and the test client's is not; `--omit` serves the floor app
-(benchmarks/floor.py) instead.
+(benchmarks/floor.py) instead, and `hello` profiles the hello-world app every ratio is
+measured against (under load only).
 
 cProfile (the default) adds a fixed cost to every call it sees, so code made of many small
 calls (ours) looks heavier than it is; `--sampler py-spy` samples the stacks instead (no
@@ -19,6 +21,7 @@ per-call cost; py-spy is installed into the virtual environment when missing).
 from __future__ import annotations
 
 import collections
+import contextlib
 import cProfile
 import itertools
 import pstats
@@ -109,7 +112,7 @@ def _ok(response) -> None:  # type: ignore[no-untyped-def]
 
 
 @click.command()
-@click.argument("which", type=click.Choice(["valuations", "credit"]))
+@click.argument("which", type=click.Choice(["valuations", "credit", "hello"]))
 @click.option("--requests", "count", default=400, show_default=True)
 @click.option("--top", default=0, show_default=True,
               help="Also list this many of our own functions, by own time.")
@@ -123,7 +126,7 @@ def _ok(response) -> None:  # type: ignore[no-untyped-def]
 @click.option("--only-run", is_flag=True, hidden=True, help="Run the requests (under py-spy).")
 def main(which: str, count: int, top: int, sampler: str, server: bool, seconds: int,
          omit: str | None, only_run: bool) -> None:
-    if server:
+    if server or which == "hello":
         count, total, functions = served(which, seconds, omit)
         click.echo(f"{which}: {count} requests in {seconds} s under py-spy (2 workers)")
         report(total, functions, count, top)
@@ -203,29 +206,42 @@ def served(which: str, seconds: int, omit: str | None = None
            ) -> tuple[int, dict[str, float], list[tuple[tuple[str, int, str], float]]]:
     """(requests answered, seconds per library, per function of ours) of gunicorn's two web
     workers sampled by py-spy while wrk loads `which` for `seconds` (`omit`: serve
-    benchmarks/floor.py without those parts)."""
+    benchmarks/floor.py without those parts; `which` hello: the hello-world app)."""
     import suite
 
     work = Path(tempfile.mkdtemp(prefix="profile-"))
-    spy = _py_spy()
-    target, env = ("benchmarks.floor:app", {"FLOOR_OMIT": omit}) if omit else ("wsgi:app", {})
-    with suite._service(f"sqlite:///{work / 'profile.db'}", work, target, env) as service:
-        load.wrk(service["base"], service["scripts"][which], load.WARM_UP_SECONDS)
-        children = subprocess.run(["pgrep", "-P", str(service["master"])], capture_output=True,
-                                  text=True, check=False).stdout.split()
-        workers = [pid for pid in children  # not the job worker
-                   if "gunicorn" in Path(f"/proc/{pid}/cmdline").read_text()]
-        outs = [work / f"stacks-{pid}.txt" for pid in workers]
-        spies = [subprocess.Popen([spy, "record", "--format", "raw", "--full-filenames", "-r",
-                                   str(RATE), "-d", str(seconds), "-o", str(out), "-p", pid],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for pid, out in zip(workers, outs, strict=True)]
-        got = load.wrk(service["base"], service["scripts"][which], seconds)
-        for process in spies:
-            process.wait()
-    lines = [line for out in outs for line in out.read_text().splitlines()]
+    with contextlib.ExitStack() as stack:
+        if which == "hello":
+            base, _, master = stack.enter_context(load.gunicorn("benchmarks.hello:app", {}))
+            script = suite._hello_script()
+        else:
+            target, env = (("benchmarks.floor:app", {"FLOOR_OMIT": omit}) if omit
+                           else ("wsgi:app", {}))
+            service = stack.enter_context(suite._service(
+                f"sqlite:///{work / 'profile.db'}", work, target, env))
+            base, script, master = service["base"], service["scripts"][which], service["master"]
+        got, lines = _sample_workers(master, base, script, seconds, work)
     shutil.rmtree(work, ignore_errors=True)
     return round(got["rps"] * seconds), *tally(lines, lambda frames: True)
+
+
+def _sample_workers(master: int, base: str, script: str, seconds: int, work: Path
+                    ) -> tuple[dict[str, float], list[str]]:
+    """wrk's figures and py-spy's raw stacks of the master's web workers, after a warm-up."""
+    load.wrk(base, script, load.WARM_UP_SECONDS)
+    children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True,
+                              check=False).stdout.split()
+    workers = [pid for pid in children  # not the job worker
+               if "gunicorn" in Path(f"/proc/{pid}/cmdline").read_text()]
+    outs = [work / f"stacks-{pid}.txt" for pid in workers]
+    spies = [subprocess.Popen([_py_spy(), "record", "--format", "raw", "--full-filenames", "-r",
+                               str(RATE), "-d", str(seconds), "-o", str(out), "-p", pid],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for pid, out in zip(workers, outs, strict=True)]
+    got = load.wrk(base, script, seconds)
+    for process in spies:
+        process.wait()
+    return got, [line for out in outs for line in out.read_text().splitlines()]
 
 
 def tally(lines: list[str], keep: Callable[[list[str]], bool]
