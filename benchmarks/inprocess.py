@@ -16,7 +16,8 @@ from strategies.engine import Application, ValuationInput, decide
 from strategies.frame import decide_frame
 from valuation.model import demo_market, features
 from valuation.model.predictor import Predictor
-from valuation.services.valuations import value_car, value_cars
+from valuation.services.keys import Principal
+from valuation.services.valuations import value_batch, value_car, value_cars
 
 CAR = {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol", "new_price": 200000,
        "first_registration": "2021-06-01", "mileage_km": 45000, "usage": "private"}
@@ -81,6 +82,20 @@ def batch(predictor: Predictor, rows: int = 5_000, repeat: int = 7) -> dict[str,
             "bodies_share": raw_bodies / bodies, "raw_bodies_rows_per_s": rows / raw_bodies,
             "raw_categorical_rows_per_s": rows / raw_categorical,
             "predict_share_of_raw_categorical": raw_categorical / predict}
+
+
+def small_batch(predictor: Predictor, cars: int = 20, repeat: int = 30) -> dict[str, float]:
+    """Target 4 (reported): the service's batch call for a dealer's few cars (stored rows
+    built, nothing written), against one valuation of one car in the same run."""
+    frame = demo_market.generate(cars, seed=9).drop(columns=["price", "valuation_date"])
+    requests = [{k: (None if v != v else v) for k, v in row.items()}
+                for row in frame.astype(object).to_dict("records")]
+    who = Principal("bench", "dealer", "bench", "D1")
+    value_batch(predictor, who, requests)
+    batch_s, one_s = interleaved(lambda: value_batch(predictor, who, requests),
+                                 lambda: value_car(predictor, CAR), repeat)
+    return {"cars": cars, "batch_ms": batch_s * 1e3, "per_car_ms": batch_s / cars * 1e3,
+            "one_ms": one_s * 1e3, "per_car_over_one": batch_s / cars / one_s}
 
 
 APPLICATION = Application(

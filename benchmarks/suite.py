@@ -166,6 +166,12 @@ def table(r: dict[str, Any]) -> list[dict[str, Any]]:
                      f"{batch['bodies_rows_per_s']:.0f} rows/s",
                      f"raw 3 models {batch['raw_bodies_rows_per_s']:.0f} rows/s",
                      batch["bodies_share"], ">= 20 %", batch["bodies_share"] >= 0.2))
+    small = r.get("small_batch")
+    if small:
+        rows.append(_row(f"4 batch of {small['cars']} cars (in process)",
+                         f"{small['batch_ms']:.1f} ms, {small['per_car_ms']:.2f} ms a car",
+                         f"one valuation {small['one_ms']:.2f} ms", small["per_car_over_one"],
+                         "reported", True))
     rows.append(_row("6 decide", f"{dec['decide_us']:.1f} us", "", dec["decide_us"] / 20,
                      "<= 20 us", dec["decide_us"] <= 20))
     rows.append(_row("6 decide_frame", f"{dec['decide_frame_rows_per_s']:.0f} rows/s", "",
@@ -251,6 +257,7 @@ def main(seconds: int, rounds: int, mlflow: bool, postgres: bool) -> None:
     click.echo("in process: one valuation, batch, decisions ...")
     results["valuation_one"] = inprocess.one_valuation(predictor)
     results["batch"] = inprocess.batch(predictor)
+    results["small_batch"] = inprocess.small_batch(predictor)
     results["decisions"] = inprocess.decisions(applications(100_000))
     if load.have_wrk():
         click.echo(f"HTTP: hello world, the service on SQLite and PostgreSQL, MLflow; {rounds} "
