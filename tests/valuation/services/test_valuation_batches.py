@@ -1,12 +1,16 @@
-"""A batch below SINGLE_PATH_BELOW rows is valued one car at a time, a larger one by the
-vectorised path: the same answers either way, bad rows included, on one valuation date."""
+"""A batch below SINGLE_PATH_BELOW rows is checked and valued one car at a time, a larger one
+by the vectorised path: the same answers either way, bad rows included, on one valuation
+date."""
 from __future__ import annotations
 
 import json
 
+import pandas as pd
+
 from tests.valuation.model.test_single import TODAY, records
 from valuation import clock
 from valuation.services import valuations
+from valuation.services.csv_text import text_frame
 from valuation.services.keys import Principal
 
 DEALER = Principal("shop", "dealer", "p1", "D1")
@@ -49,3 +53,15 @@ def test_a_small_batch_answers_as_the_vectorised_path(trained, market, monkeypat
     assert _answers(bad) == _answers([{**r, "row": r["row"] - (n - 10)}
                                       for r in many[n - 10:n]])
     assert valuations.value_batch(trained, DEALER, []) == ([], [])
+
+
+def test_a_small_csv_is_checked_as_a_large_one(market, monkeypatch) -> None:
+    monkeypatch.setattr(clock, "today", lambda at=None: TODAY)
+    n = valuations.SINGLE_PATH_BELOW
+    cars = pd.DataFrame(records(market, n, seed=12, corrupt=True))
+    frame = text_frame(cars.to_csv(index=False).encode())
+    rows_many, bad_many = valuations.rows_of_csv(frame)
+    rows_few, bad_few = valuations.rows_of_csv(frame.iloc[:20])
+    assert rows_few == rows_many[:20]
+    assert bad_few == {i: errors for i, errors in bad_many.items() if i < 20}
+    assert 3 <= len(bad_few) < 20  # some rows refused, with the frame path's messages
