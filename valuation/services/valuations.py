@@ -28,7 +28,7 @@ MAX_CSV_BATCH = 50_000
 # path, whose fixed cost (pandas on every column, two CatBoost pools) is about 65 ms whatever
 # the rows: measured with the demo model, 20 cars took 68 ms vectorised and 15 ms one by one,
 # 64 cars 79 ms and 46 ms, and the two paths cost the same at about 100 cars. Both give the same
-# bodies (tests/valuation/model/test_single.py).
+# bodies and errors (tests/valuation/model/test_single.py, services/test_valuation_batches.py).
 SINGLE_PATH_BELOW = 64
 
 
