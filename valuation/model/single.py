@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,11 +100,28 @@ def _stages(car: dict[str, Any], defaults: dict[str, Any], km_per_year: float
     ref["usage"], ref["region"], ref["color"] = "private", None, None
     stages = [ref]
     for _, fields in explain.GROUPS:
-        step = dict(stages[-1])
+        before = stages[-1]
+        if all(type(before[name]) is type(car[name]) and before[name] == car[name]
+               for name in fields):
+            stages.append(before)  # the car's fields are the reference's: the same row again
+            continue
+        step = dict(before)
         for name in fields:
             step[name] = car[name]
         stages.append(step)
     return stages
+
+
+def _distinct(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The rows without repeats of one object (`_stages` repeats a stage whose group the car
+    shares with the reference), and where each row of `rows` is among them."""
+    at: dict[int, int] = {}
+    distinct: list[dict[str, Any]] = []
+    for row in rows:
+        if id(row) not in at:
+            at[id(row)] = len(distinct)
+            distinct.append(row)
+    return distinct, np.array([at[id(row)] for row in rows])
 
 
 def _later(car: dict[str, Any], km_per_year: float) -> list[dict[str, Any]]:
@@ -143,8 +161,10 @@ def value_one(predictor: Predictor, raw: dict[str, Any], today: dt.date | None =
     car, assumed = _complete(predictor, typed)
     canonical = _canonical(car)
     km_year = float(predictor.profile["median_km_per_year"])
-    built = [_complete(predictor, row)[0] for row in
-             _stages(canonical, predictor.profile["defaults"], km_year) + _later(canonical, km_year)]
+    # a row the model sees twice (a stage that changes nothing) is completed and predicted once
+    distinct, where = _distinct(_stages(canonical, predictor.profile["defaults"], km_year)
+                                + _later(canonical, km_year))
+    built = [_complete(predictor, row)[0] for row in distinct]
     neutral = predictor.neutral
     off = predictor.offset_one(car)
     shift = float(predictor.card["calibration"]["conformal_shift"])
@@ -154,10 +174,10 @@ def value_one(predictor: Predictor, raw: dict[str, Any], today: dt.date | None =
     offsets = np.full(len(built), off)
     factor_rows = [priors.factors_record(r, predictor.card["priors"]) for r in built]
     combined = np.array([_product(f) for f in factor_rows])
-    values = np.exp(point_logs + offsets + predictor.point_shift) * combined
+    values = (np.exp(point_logs + offsets + predictor.point_shift) * combined)[where]
     n_stages = len(explain.GROUPS) + 1
     # the last stage is the car itself: its row serves the P10 and P90 models from the same pool
-    at = n_stages - 1
+    at = int(where[n_stages - 1])
     point = float(point_logs[at] + off + predictor.point_shift)
     low = min(float(predictor.raw_predict(predictor.low, pool)[at] + off - shift), point)
     high = max(float(predictor.raw_predict(predictor.high, pool)[at] + off + shift), point)
@@ -193,53 +213,80 @@ def assumption_note(car: dict[str, Any], assumed: list[str]) -> str:
 
 def assess_one(predictor: Predictor, car: dict[str, Any], rel_width: float, imputed: str,
                factors: dict[str, float]) -> tuple[float, list[str], list[str]]:
-    """Predictor.assess for one car: score, reasons, warnings in the same order."""
-    prof = predictor.profile
-    ref_width = float(prof["median_rel_width"])
+    """Predictor.assess for one car: score, reasons, warnings in the same order (each penalty's
+    messages are formatted only when it applies)."""
+    ref_width = float(predictor.profile["median_rel_width"])
     score = float(np.clip(1.2 - 0.5 * rel_width / ref_width, 0.0, 1.0))
     reasons: list[str] = []
     warnings: list[str] = []
     if rel_width > ref_width:
         reasons.append(f"range wider than typical ({rel_width:.0%} vs {ref_width:.0%})")
+    for factor, reason, warning in (*_catalogue_penalties(predictor, car, imputed),
+                                    *_use_penalties(predictor, car, imputed),
+                                    *_prior_and_damage_penalties(predictor, car, factors)):
+        score = score * factor
+        if reason:
+            reasons.append(reason)
+        if warning:
+            warnings.append(warning)
+    return score, reasons, warnings
 
-    def penalise(hit: bool, factor: float, reason: str | None, warning: str | None) -> None:
-        nonlocal score
-        if hit:
-            score = score * factor
-            if reason:
-                reasons.append(reason)
-            if warning:
-                warnings.append(warning)
 
+Penalty = tuple[float, str | None, str | None]  # (factor, reason, warning)
+
+
+def _catalogue_penalties(predictor: Predictor, car: dict[str, Any], imputed: str
+                         ) -> Iterator[Penalty]:
+    """The penalties that apply for what training saw of the car's brand, series and guide
+    price."""
+    prof = predictor.profile
     brand = str(car["brand"])
     brand_n = prof["brand_counts"].get(brand, 0)
     series_n = prof["series_counts"].get(f"{brand}|{car['series']}", 0)
-    penalise(brand_n == 0, 0.4, "brand not seen in training", "unknown brand")
-    penalise(brand_n > 0 and series_n == 0, 0.5, "series not seen in training", "unknown series")
-    penalise(0 < series_n < RARE_SERIES_ROWS, 0.8, "series rare in training", None)
+    if brand_n == 0:
+        yield 0.4, "brand not seen in training", "unknown brand"
+    if brand_n > 0 and series_n == 0:
+        yield 0.5, "series not seen in training", "unknown series"
+    if 0 < series_n < RARE_SERIES_ROWS:
+        yield 0.8, "series rare in training", None
     typical = prof["new_price"]["series"].get(f"{brand}|{car['series']}")
     given = car["new_price"]
     if imputed == GIVEN and typical is not None and given is not None and given == given:
         ratio = float(np.float64(given) / np.float64(typical))
-        penalise(ratio > GUIDE_PRICE_RATIO or ratio < 1 / GUIDE_PRICE_RATIO, GUIDE_PRICE_FACTOR,
-                 GUIDE_PRICE_REASON, guide_price_warning(float(given), float(typical)))
+        if ratio > GUIDE_PRICE_RATIO or ratio < 1 / GUIDE_PRICE_RATIO:
+            yield (GUIDE_PRICE_FACTOR, GUIDE_PRICE_REASON,
+                   guide_price_warning(float(given), float(typical)))
+
+
+def _use_penalties(predictor: Predictor, car: dict[str, Any], imputed: str
+                   ) -> Iterator[Penalty]:
+    """The penalties that apply for the car's age and mileage and for a guide price inferred."""
     for col in ("age_months", "mileage_km"):
-        lo, hi = prof["ranges"][col]
+        lo, hi = predictor.profile["ranges"][col]
         value = float(car[col])
-        penalise(value < lo or value > hi, 0.75, f"{col} outside the training range",
-                 f"{col} outside the training range ({lo:,.0f}-{hi:,.0f})")
+        if value < lo or value > hi:
+            yield (0.75, f"{col} outside the training range",
+                   f"{col} outside the training range ({lo:,.0f}-{hi:,.0f})")
     kmy = float(car["mileage_per_year_km"])
-    penalise(car["age_months"] >= 24 and (kmy < UNUSUAL_KM_PER_YEAR[0]
-                                          or kmy > UNUSUAL_KM_PER_YEAR[1]),
-             0.9, "mileage unusual for age", "mileage unusual for age")
-    penalise(imputed == SERIES, *SERIES_GUESS)
-    penalise(imputed == SEGMENT, *SEGMENT_GUESS)
+    if car["age_months"] >= 24 and (kmy < UNUSUAL_KM_PER_YEAR[0]
+                                    or kmy > UNUSUAL_KM_PER_YEAR[1]):
+        yield 0.9, "mileage unusual for age", "mileage unusual for age"
+    if imputed == SERIES:
+        yield SERIES_GUESS
+    if imputed == SEGMENT:
+        yield SEGMENT_GUESS
+
+
+def _prior_and_damage_penalties(predictor: Predictor, car: dict[str, Any],
+                                factors: dict[str, float]) -> Iterator[Penalty]:
+    """The prior adjustments applied, and the warnings on battery and damage."""
     for col, value in factors.items():
-        penalise(value != 1.0, 0.85, f"prior adjustment for {col}",
-                 f"{col}: prior adjustment applied ({predictor.card['priors'][col]['rule']})")
-    soh = car["battery_soh_pct"]
-    penalise(not np.isnan(soh) and car["is_nev"] == 0, 1.0, None,
-             "battery_soh_pct ignored: not an NEV")
-    penalise(car["flood_damage"] is True, 1.0, None, "flood-damaged (泡水)")
-    penalise(car["fire_damage"] is True, 1.0, None, "fire-damaged (火烧)")
-    return score, reasons, warnings
+        if value != 1.0:
+            yield (0.85, f"prior adjustment for {col}",
+                   f"{col}: prior adjustment applied ({predictor.card['priors'][col]['rule']})")
+    if not np.isnan(car["battery_soh_pct"]) and car["is_nev"] == 0:
+        yield 1.0, None, "battery_soh_pct ignored: not an NEV"
+    if car["flood_damage"] is True:
+        yield 1.0, None, "flood-damaged (泡水)"
+    if car["fire_damage"] is True:
+        yield 1.0, None, "fire-damaged (火烧)"

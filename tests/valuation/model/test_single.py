@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from catboost import CatBoostRegressor, Pool
 
-from valuation.model import features
+from valuation.model import explain, features
 from valuation.model.predictor import HIGH_FILE, LOW_FILE, POINT_FILE, Predictor
 from valuation.model.record import FIELDS, validate_frame, validate_record
 from valuation.model.registry import Registry
@@ -111,7 +111,11 @@ def test_the_serving_copy_predicts_as_the_model_on_disk(trained: Predictor, mode
         assert np.array_equal(served.predict(x), on_disk.predict(x))
 
 
-def test_single_car_bodies_equal_the_batch_bodies(trained: Predictor, market) -> None:
+def test_single_car_bodies_equal_the_batch_bodies(trained: Predictor, market, monkeypatch
+                                                  ) -> None:
+    rows_valued = []  # the rows each car's model pool holds: fewer than 11 where a stage repeats
+    pool = trained.pool
+    monkeypatch.setattr(trained, "pool", lambda rows: rows_valued.append(len(rows)) or pool(rows))
     cars = records(market, 2_000, seed=8, corrupt=False)
     cars += [dict(cars[0], flood_damage=True, accident="structural", transfer_count=4,
                   usage="ride_hailing"),
@@ -130,3 +134,25 @@ def test_single_car_bodies_equal_the_batch_bodies(trained: Predictor, market) ->
             continue
         assert got == expected, (car, got, expected)
     assert errors < len(cars) // 10
+    stages_and_later = len(explain.GROUPS) + 1 + len(explain.RESIDUAL_MONTHS)
+    assert min(rows_valued) < stages_and_later  # both kinds of car were compared
+    assert sum(n == stages_and_later for n in rows_valued) >= 20  # 50 of the 2,005
+
+
+def test_a_stage_that_changes_nothing_is_valued_once(trained: Predictor, monkeypatch) -> None:
+    """A car that gives no condition shares the reference's typical condition: its condition,
+    damage, battery, transfer, region and colour stages are the mileage stage again: the model
+    sees 2 stages and the 3 residual rows instead of 8 and 3. A petrol car with every condition
+    given repeats only the battery stage. Either body is the batch path's."""
+    sparse = {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol", "new_price": 200000,
+              "first_registration": "2021-06-01", "mileage_km": 45000, "usage": "private"}
+    full = dict(sparse, condition_score=85, accident="minor", transfer_count=2, region="上海",
+                color="white", usage="ride_hailing")
+    rows_valued = []
+    pool = trained.pool
+    monkeypatch.setattr(trained, "pool", lambda rows: rows_valued.append(len(rows)) or pool(rows))
+    got = [value_car(trained, car, today=TODAY) for car in (sparse, full)]
+    assert rows_valued == [2 + 3, 7 + 3]
+    assert got == value_cars(trained, pd.DataFrame([sparse, full]), today=TODAY)
+    amounts = {a["factor"]: a["amount"] for a in got[0]["breakdown"]["adjustments"]}
+    assert [factor for factor, amount in amounts.items() if amount != 0] == ["mileage"]
