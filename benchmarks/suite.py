@@ -31,11 +31,18 @@ from valuation.services import keys
 from valuation.store import db
 
 RESULTS = Path(__file__).with_name("results") / "latest.json"
-# POST /v1/valuations on SQLite, served otherwise: (name, gunicorn target, settings)
-VARIANTS = (("durable", "wsgi:app", {"VALUATION_COMMIT": "durable"}),
-            ("without model", "benchmarks.floor:app", {"FLOOR_OMIT": "model"}),
-            ("without store", "benchmarks.floor:app", {"FLOOR_OMIT": "store"}),
-            ("without model and store", "benchmarks.floor:app", {"FLOOR_OMIT": "model,store"}))
+# The hot requests on SQLite, served otherwise, to show where their time goes: (endpoint,
+# name, gunicorn target, settings). The service with every commit synced and with parts taken
+# out (benchmarks/floor.py); the requests made of the named libraries' calls alone
+# (benchmarks/library_floor.py).
+VARIANTS = (("valuations", "durable", "wsgi:app", {"VALUATION_COMMIT": "durable"}),
+            ("valuations", "without model", "benchmarks.floor:app", {"FLOOR_OMIT": "model"}),
+            ("valuations", "without store", "benchmarks.floor:app", {"FLOOR_OMIT": "store"}),
+            ("valuations", "without model and store", "benchmarks.floor:app",
+             {"FLOOR_OMIT": "model,store"}),
+            ("valuations", "libraries only", "benchmarks.library_floor:create_app()", {}),
+            ("credit", "libraries only", "benchmarks.library_floor:create_app()", {}))
+ENDPOINTS = {"valuations": "2 POST /v1/valuations", "credit": "5 POST /v1/credit-limits"}
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_BENCH = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 
@@ -150,8 +157,9 @@ def table(r: dict[str, Any]) -> list[dict[str, Any]]:
                              f">= {goal:.0%} of hello, p99 <= 3x p50",
                              share >= goal and (key == "credit" or tail <= 3)
                              and got["non_2xx"] == 0))
-    for name, got in r.get("variants", {}).items():
-        rows.append(_row(f"2 POST /v1/valuations (sqlite), {name}", f"{got['rps']:.0f} req/s",
+    for key, got in r.get("variants", {}).items():
+        endpoint, _, name = key.partition(": ")
+        rows.append(_row(f"{ENDPOINTS[endpoint]} (sqlite), {name}", f"{got['rps']:.0f} req/s",
                          f"hello world {hello['rps']:.0f} req/s", got["share_of_hello"],
                          "reported: where the time goes", True))
     if "mlflow" in r and "sqlite" in r.get("http", {}):
@@ -208,12 +216,14 @@ def _http(predictor: Predictor, seconds: int, rounds: int, mlflow: bool, postgre
         for database, service in services.items():
             for key, script in service["scripts"].items():
                 targets[f"{database}/{key}"] = (service["base"], script)
-        # where a valuation request's time goes: the same request with every commit synced,
-        # and with the model, the store or both taken out (benchmarks/floor.py)
-        for name, target, env in VARIANTS:
-            variant = servers.enter_context(_service(
-                f"sqlite:///{work / (name + '.db')}", work, target, env))
-            targets[name] = (variant["base"], variant["scripts"]["valuations"])
+        variants = {}  # one server per target and settings, loaded on each endpoint asked
+        for endpoint, name, target, env in VARIANTS:
+            key = (target, tuple(sorted(env.items())))
+            if key not in variants:
+                variants[key] = servers.enter_context(_service(
+                    f"sqlite:///{work / f'variant-{len(variants)}.db'}", work, target, env))
+            targets[f"{endpoint}: {name}"] = (variants[key]["base"],
+                                              variants[key]["scripts"][endpoint])
         if mlflow:
             import mlflow_serving
             derived, _, _, _ = predictor.prepare(pd.DataFrame([inprocess.CAR]))
@@ -232,8 +242,10 @@ def _http(predictor: Predictor, seconds: int, rounds: int, mlflow: bool, postgre
                 name = f"{database}/{key}"
                 out["http"][database][key] = {
                     **loads[name], "share_of_hello": ratio_of_rounds(loads, name, "hello")}
-        out["variants"] = {name: {**loads[name], "share_of_hello": ratio_of_rounds(
-            loads, name, "hello")} for name, _, _ in VARIANTS}
+        out["variants"] = {f"{endpoint}: {name}": {
+            **loads[f"{endpoint}: {name}"],
+            "share_of_hello": ratio_of_rounds(loads, f"{endpoint}: {name}", "hello")}
+            for endpoint, name, _, _ in VARIANTS}
         if mlflow:
             out["mlflow"] = {**loads["mlflow"], "connections": load.CONNECTIONS,
                              "ours_over_mlflow": ratio_of_rounds(loads, "sqlite/valuations",

@@ -1,0 +1,188 @@
+"""`POST /v1/valuations` and `POST /v1/credit-limits` made of nothing but the libraries issue 11
+names: gunicorn, Flask/werkzeug, CatBoost and the sqlite3 driver, with the standard library's
+json, hmac, hashlib and uuid (`make bench` serves it beside the real service as the variants
+"libraries only"; never served to anyone). Per request it makes the library calls the real
+request cannot do without, on the same tables:
+
+- both: Flask reads the JSON body; the driver looks the API key up by its prefix and `hmac`
+  checks its keyed digest; Flask answers with JSON text.
+- a valuation: CatBoost builds one pool of the rows the service values for this car and the
+  point, P10 and P90 models predict it (the rows are built once, at start, by the service's
+  own code: the features are ours, not a library's); the driver inserts the stored row
+  (request and response JSON) and commits, not synced (synchronous=NORMAL, as the relaxed
+  store).
+- a credit limit: the driver runs the service's five reads (the idempotency check, the live
+  strategy versions, the running experiment, the stored valuation), json parses the stored
+  valuation, hashlib hashes the request; the driver inserts the decision and commits, synced
+  (synchronous=FULL, as every decision). No decision is made: the strategy engine is ours.
+
+Nothing of ours runs per request: no validation, features, confidence, breakdown or decision,
+and no SQLAlchemy, marshmallow, rate limiter, metrics or request id. Its requests/s, against
+hello world's, is what any implementation on these libraries could reach at best here.
+
+    DATABASE_URL=sqlite:///... INSTANCE_PATH=... gunicorn 'benchmarks.library_floor:create_app()'
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import sqlite3
+import uuid
+from typing import Any
+
+import sqlalchemy
+from flask import Flask, Response, request
+
+from valuation.config import Config
+from valuation.model.predictor import Predictor
+from valuation.model.registry import Registry
+from valuation.services import keys, strategy_store
+from valuation.services.valuations import value_car
+from valuation.store import db
+
+# the car every benchmark request sends (benchmarks/inprocess.CAR)
+CAR = {"brand": "丰田", "series": "凯美瑞", "energy_type": "petrol", "new_price": 200000,
+       "first_registration": "2021-06-01", "mileage_km": 45000, "usage": "private"}
+STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime in SQLite
+LOOKUP = "SELECT name, digest, revoked_at FROM api_keys WHERE prefix = ?"
+INSERT_VALUATION = (
+    "INSERT INTO valuations (id, created_at, actor, key_prefix, dealer_id, model_name, "
+    "model_version, vin, external_ref, request_json, response_json) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+# the service's reads for a decision (services/credit.py, activation.py, experiments.py,
+# decision_inputs.py), then its insert
+EXISTING = "SELECT id, request_hash, response_json FROM credit_decisions WHERE application_id = ?"
+LIVE = "SELECT * FROM strategy_versions WHERE name = ? AND state IN ('active', 'scheduled')"
+RUNNING = "SELECT * FROM strategy_experiments WHERE name = ? AND ended_at IS NULL"
+STORED = "SELECT response_json, request_json, created_at, model_name, vin FROM valuations WHERE id = ?"
+INSERT_DECISION = (
+    "INSERT INTO credit_decisions (id, application_id, created_at, actor, request_hash, "
+    "request_json, inputs_json, response_json, strategy_name, strategy_version, valuation_id, "
+    "model_name, model_version, outcome, final_limit, arm, champion_version, "
+    "challenger_version, shadow_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, ?)")
+
+
+def model_rows(predictor: Predictor, car: dict[str, Any]) -> list[list[Any]]:
+    """The model rows the service values for `car` (captured from one valuation)."""
+    seen: list[list[list[Any]]] = []
+    build = predictor.pool
+    predictor.pool = lambda rows: seen.append(rows) or build(rows)  # type: ignore[method-assign]
+    try:
+        value_car(predictor, car)
+    finally:
+        predictor.pool = build  # type: ignore[method-assign]
+    return seen[0]
+
+
+def _connect(path: str, synchronous: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, check_same_thread=False, timeout=30)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(f"PRAGMA synchronous={synchronous}")
+    return connection
+
+
+def _json(status: int, text: str) -> Response:
+    return Response(text, status, content_type="application/json")
+
+
+class Floor:
+    """One worker's state: the model, the rows and body of the benchmark car, the key secret,
+    a connection that commits as the relaxed store does and one that syncs."""
+
+    def __init__(self, settings: Config) -> None:
+        self.predictor = Predictor.load(Registry(settings.MODEL_ROOT), settings.MODEL_NAME)
+        self.rows = model_rows(self.predictor, CAR)
+        self.body = value_car(self.predictor, CAR)
+        self.secret = settings.api_key_secret()
+        path = settings.DATABASE_URL.removeprefix("sqlite:///")
+        self.relaxed, self.durable = _connect(path, "NORMAL"), _connect(path, "FULL")
+
+    def caller(self) -> tuple[str, str] | None:
+        """(the key's name, its prefix), or None for a bad key."""
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        prefix = key.removeprefix(keys.KEY_PREFIX).partition(".")[0]
+        found = self.relaxed.execute(LOOKUP, (prefix,)).fetchone()
+        if found is None or found[2] is not None or not hmac.compare_digest(
+                found[1] or "", hmac.digest(self.secret, key.encode(), "sha256").hex()):
+            return None
+        return found[0], prefix
+
+    def valuation(self, car: dict[str, Any], who: tuple[str, str]) -> Response:
+        predictor = self.predictor
+        pool = predictor.pool(self.rows)
+        for model in (predictor.point, predictor.low, predictor.high):
+            predictor.raw_predict(model, pool)
+        valuation_id, created = str(uuid.uuid4()), dt.datetime.now(dt.UTC)
+        text = json.dumps({"id": valuation_id, **self.body, "vin": None, "external_ref": None,
+                           "created_at": created.isoformat(timespec="seconds")},
+                          ensure_ascii=False, separators=(",", ":"))
+        self.relaxed.execute(INSERT_VALUATION, (
+            valuation_id, created.strftime(STORED_TIME), who[0], who[1], None,
+            predictor.ref["name"], predictor.ref["version"], None, None,
+            json.dumps(car, ensure_ascii=False), text))
+        self.relaxed.commit()
+        return _json(201, text)
+
+    def credit_limit(self, application: dict[str, Any], who: tuple[str, str]) -> Response:
+        durable, name = self.durable, strategy_store.DEFAULT_NAME
+        existing = durable.execute(EXISTING, (application["application_id"],)).fetchone()
+        if existing is not None:
+            return _json(200, existing[2])
+        strategy = durable.execute(LIVE, (name,)).fetchall()
+        durable.execute(RUNNING, (name,)).fetchone()
+        stored = durable.execute(STORED, (application["valuation_id"],)).fetchone()
+        if stored is None or not strategy:
+            return _json(404, '{"message": "no such valuation or no active strategy"}')
+        valuation, car = json.loads(stored[0]), json.loads(stored[1])
+        request_text = json.dumps(application, sort_keys=True, separators=(",", ":"))
+        decision_id, created = str(uuid.uuid4()), dt.datetime.now(dt.UTC)
+        text = json.dumps({"id": decision_id, "application_id": application["application_id"],
+                           "outcome": "approved", "value": valuation["value"],
+                           "strategy": {"name": name, "version": 1},
+                           "model": valuation["model"], "valuation_id": valuation["id"],
+                           "created_at": created.isoformat(timespec="seconds")},
+                          ensure_ascii=False, separators=(",", ":"))
+        durable.execute(INSERT_DECISION, (
+            decision_id, application["application_id"], created.strftime(STORED_TIME), who[0],
+            "sha256:" + hashlib.sha256(request_text.encode()).hexdigest(), request_text,
+            json.dumps({"application": application, "valuation": valuation, "car": car},
+                       sort_keys=True, ensure_ascii=False, separators=(",", ":")),
+            text, name, 1, valuation["id"], valuation["model"]["name"],
+            valuation["model"]["version"], "approved", valuation["value"]["lending"],
+            "champion", 1, None, None))
+        durable.commit()
+        return _json(201, text)
+
+
+def create_app(settings: Config | None = None) -> Flask:
+    settings = settings or Config.from_env()
+    engine = db.make_engine(settings.DATABASE_URL)
+    with sqlalchemy.orm.Session(engine) as session, session.begin():
+        strategy_store.seed_default(session)  # the active version every decision reads
+    engine.dispose()
+    floor = Floor(settings)
+    app = Flask(__name__)
+    app.extensions["library_floor"] = floor
+
+    @app.post("/v1/valuations")
+    def valuations() -> Response:
+        car = request.get_json()
+        who = floor.caller()
+        return _json(401, '{"message": "invalid API key"}') if who is None else (
+            floor.valuation(car, who))
+
+    @app.post("/v1/credit-limits")
+    def credit_limits() -> Response:
+        application = request.get_json()
+        who = floor.caller()
+        return _json(401, '{"message": "invalid API key"}') if who is None else (
+            floor.credit_limit(application, who))
+
+    @app.get("/ready")
+    def ready() -> Response:
+        return _json(200, '{"status": "ok"}')
+
+    return app
