@@ -6,12 +6,14 @@ C extension's time is charged to the Python function that called it.
     .venv/bin/python benchmarks/profile_requests.py valuations --sampler py-spy
     .venv/bin/python benchmarks/profile_requests.py valuations --server [--seconds 10]
     .venv/bin/python benchmarks/profile_requests.py valuations --server --omit model,store
+    .venv/bin/python benchmarks/profile_requests.py valuations|credit --server --omit ours
     .venv/bin/python benchmarks/profile_requests.py hello --server
 
 `--server` profiles the service as `make bench` loads it: gunicorn with 2 sync workers on a
 SQLite file, wrk with 8 connections; py-spy samples both web workers while wrk runs, so
 gunicorn's own share is seen and the test client's is not; `--omit` serves the floor app
-(benchmarks/floor.py) instead, and `hello` profiles the hello-world app every ratio is
+(benchmarks/floor.py) instead, or with `ours` the requests made of the libraries' calls alone
+(benchmarks/library_floor.py), and `hello` profiles the hello-world app every ratio is
 measured against (under load only).
 
 cProfile (the default) adds a fixed cost to every call it sees, so code made of many small
@@ -51,11 +53,15 @@ LIBRARIES = (("gunicorn", "gunicorn"), ("catboost", "CatBoost"), ("sqlalchemy", 
              ("marshmallow", "marshmallow/webargs"), ("webargs", "marshmallow/webargs"),
              (str(load.ROOT / "valuation"), "ours"), (str(load.ROOT / "strategies"), "ours"),
              ("numpy", "numpy"), ("pandas", "pandas"), ("json", "json"),
-             ("prometheus_client", "prometheus-client"), ("/limits/", "limits"))
+             ("prometheus_client", "prometheus-client"), ("/limits/", "limits"),
+             # the libraries-only stand-in's own lines (`--omit ours`)
+             ("library_floor.py", "stand-in glue"))
 
 
-# SQLAlchemy's one-line calls into the DBAPI driver: a sampler charges the driver's C code to them
-DRIVER_CALLS = ("do_execute", "do_executemany", "do_commit", "do_rollback", "do_close")
+# SQLAlchemy's one-line calls into the DBAPI driver (and benchmarks/library_floor.py's): a
+# sampler charges the driver's C code to them
+DRIVER_CALLS = ("do_execute", "do_executemany", "do_commit", "do_rollback", "do_close",
+                "do_fetch")
 
 
 def library(file: str, name: str) -> str:
@@ -63,7 +69,7 @@ def library(file: str, name: str) -> str:
     method = name.rpartition(".")[2]
     if method == "raw_predict":
         return "CatBoost"  # one Python line around CatBoost's C++ prediction
-    if "sqlalchemy" in file and method in DRIVER_CALLS:
+    if ("sqlalchemy" in file or "library_floor" in file) and method in DRIVER_CALLS:
         return "database driver"
     return next((label for key, label in LIBRARIES if key in file + name), "other")
 
@@ -121,8 +127,10 @@ def _ok(response) -> None:  # type: ignore[no-untyped-def]
 @click.option("--server", is_flag=True,
               help="Profile gunicorn's workers under wrk load instead (py-spy).")
 @click.option("--seconds", default=10, show_default=True, help="With --server: the load.")
-@click.option("--omit", type=click.Choice(["model", "store", "model,store"]), default=None,
-              help="With --server: serve benchmarks/floor.py without these parts.")
+@click.option("--omit", type=click.Choice(["model", "store", "model,store", "ours"]),
+              default=None,
+              help="With --server: serve benchmarks/floor.py without these parts; ours: "
+                   "benchmarks/library_floor.py.")
 @click.option("--only-run", is_flag=True, hidden=True, help="Run the requests (under py-spy).")
 def main(which: str, count: int, top: int, sampler: str, server: bool, seconds: int,
          omit: str | None, only_run: bool) -> None:
@@ -206,7 +214,8 @@ def served(which: str, seconds: int, omit: str | None = None
            ) -> tuple[int, dict[str, float], list[tuple[tuple[str, int, str], float]]]:
     """(requests answered, seconds per library, per function of ours) of gunicorn's two web
     workers sampled by py-spy while wrk loads `which` for `seconds` (`omit`: serve
-    benchmarks/floor.py without those parts; `which` hello: the hello-world app)."""
+    benchmarks/floor.py without those parts, or "ours": benchmarks/library_floor.py; `which`
+    hello: the hello-world app)."""
     import suite
 
     work = Path(tempfile.mkdtemp(prefix="profile-"))
@@ -215,7 +224,8 @@ def served(which: str, seconds: int, omit: str | None = None
             base, _, master = stack.enter_context(load.gunicorn("benchmarks.hello:app", {}))
             script = suite._hello_script()
         else:
-            target, env = (("benchmarks.floor:app", {"FLOOR_OMIT": omit}) if omit
+            target, env = (("benchmarks.library_floor:create_app()", {}) if omit == "ours"
+                           else ("benchmarks.floor:app", {"FLOOR_OMIT": omit}) if omit
                            else ("wsgi:app", {}))
             service = stack.enter_context(suite._service(
                 f"sqlite:///{work / 'profile.db'}", work, target, env))

@@ -56,3 +56,23 @@ def test_the_report_adds_a_librarys_stdlib_time_to_it(profiles, capsys) -> None:
     assert lines[0].split()[:4] == ["gunicorn", "0.750", "ms", "75.0%"]
     assert "(of which 0.250 ms in the stdlib it called)" in lines[0]
     assert lines[1].split() == ["ours", "0.250", "ms", "25.0%"]
+
+
+def test_the_libraries_only_stand_in_charges_its_driver_calls_to_the_driver(profiles) -> None:  # type: ignore[no-untyped-def]
+    """benchmarks/library_floor.py calls sqlite3 (C code py-spy cannot see) through one-line
+    functions named as SQLAlchemy's: their samples are the driver's; its other lines, and the
+    stdlib they call, are the stand-in's glue."""
+    floor = str(BENCHMARKS / "library_floor.py")
+    flask = "/venv/site-packages/flask/app.py"
+    hmac = "/usr/lib/python3.11/hmac.py"
+    lines = [f"{_frame('Flask.dispatch_request', flask)};{_frame('Floor.caller', floor)};"
+             f"{_frame('do_fetch', floor)} 7",
+             f"{_frame('Flask.dispatch_request', flask)};{_frame('Floor.credit_limit', floor)};"
+             f"{_frame('do_commit', floor)} 5",
+             f"{_frame('Flask.dispatch_request', flask)};{_frame('Floor.caller', floor)};"
+             f"{_frame('digest', hmac)} 2",
+             f"{_frame('Flask.dispatch_request', flask)};{_frame('Floor.caller', floor)} 1"]
+    total, _ = profiles.tally(lines, lambda frames: True)
+    rate = profiles.RATE
+    assert total == {"database driver": 12 / rate, "stand-in glue via stdlib": 2 / rate,
+                     "stand-in glue": 1 / rate}
