@@ -101,11 +101,14 @@ def wrk(base: str, script: str, seconds: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
         file.write(script)
     try:
-        out = subprocess.run(["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s",
+        run = subprocess.run(["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s",
                               "--latency", "-s", file.name, base], capture_output=True,
-                             text=True, check=True, timeout=seconds + 60).stdout
+                             text=True, check=False, timeout=seconds + 60)
     finally:
         os.unlink(file.name)
+    if run.returncode != 0:
+        raise RuntimeError(f"wrk on {base} exited {run.returncode}: {run.stderr or run.stdout}")
+    out = run.stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     latency = {m.group(1): float(m.group(2)) * UNITS[m.group(3)]
