@@ -18,7 +18,8 @@ request cannot do without, on the same tables:
 
 Nothing of ours runs per request: no validation, features, confidence, breakdown or decision,
 and no SQLAlchemy, marshmallow, rate limiter, metrics or request id. Its requests/s, against
-hello world's, is what any implementation on these libraries could reach at best here.
+hello world's, bounds what any implementation of the same request on these libraries could
+reach here.
 
     DATABASE_URL=sqlite:///... INSTANCE_PATH=... gunicorn 'benchmarks.library_floor:create_app()'
 """
