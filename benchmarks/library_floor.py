@@ -4,8 +4,9 @@ json, hmac, hashlib and uuid (`make bench` serves it beside the real service as 
 "libraries only"; never served to anyone). Per request it makes the library calls the real
 request cannot do without, on the same tables:
 
-- both: Flask reads the JSON body; the driver looks the API key up by its prefix and `hmac`
-  checks its keyed digest; Flask answers with JSON text.
+- both: Flask reads the JSON body; the driver looks the API key up by its prefix and its
+  keyed digest is checked (`keys.keyed_digest`, one stdlib HMAC, so that the stand-in checks
+  keys exactly as the service does); Flask answers with JSON text.
 - a valuation: CatBoost builds one pool of the rows the service values for this car and the
   point, P10 and P90 models predict it (the rows are built once, at start, by the service's
   own code: the features are ours, not a library's); the driver inserts the stored row
@@ -16,10 +17,10 @@ request cannot do without, on the same tables:
   valuation, hashlib hashes the request; the driver inserts the decision and commits, synced
   (synchronous=FULL, as every decision). No decision is made: the strategy engine is ours.
 
-Nothing of ours runs per request: no validation, features, confidence, breakdown or decision,
-and no SQLAlchemy, marshmallow, rate limiter, metrics or request id. Its requests/s, against
-hello world's, bounds what any implementation of the same request on these libraries could
-reach here.
+Nothing else of ours runs per request: no validation, features, confidence, breakdown or
+decision, and no SQLAlchemy, marshmallow, rate limiter, metrics or request id. Its requests/s,
+against hello world's, bounds what any implementation of the same request on these libraries
+could reach here.
 
     DATABASE_URL=sqlite:///... INSTANCE_PATH=... gunicorn 'benchmarks.library_floor:create_app()'
 """
@@ -31,6 +32,7 @@ import hmac
 import json
 import sqlite3
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy
@@ -121,7 +123,7 @@ class Floor:
         prefix = key.removeprefix(keys.KEY_PREFIX).partition(".")[0]
         found = next(iter(do_fetch(self.relaxed, LOOKUP, (prefix,))), None)
         if found is None or found[2] is not None or not hmac.compare_digest(
-                found[1] or "", hmac.digest(self.secret, key.encode(), "sha256").hex()):
+                found[1] or "", keys.keyed_digest(key, self.secret)):  # one stdlib HMAC
             return None
         return found[0], prefix
 
@@ -182,19 +184,15 @@ def create_app(settings: Config | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["library_floor"] = floor
 
-    @app.post("/v1/valuations")
-    def valuations() -> Response:
-        car = request.get_json()
+    def answer(handle: Callable[[dict[str, Any], tuple[str, str]], Response]) -> Response:
+        body = request.get_json()
         who = floor.caller()
-        return _json(401, '{"message": "invalid API key"}') if who is None else (
-            floor.valuation(car, who))
+        return _json(401, '{"message": "invalid API key"}') if who is None else handle(body, who)
 
-    @app.post("/v1/credit-limits")
-    def credit_limits() -> Response:
-        application = request.get_json()
-        who = floor.caller()
-        return _json(401, '{"message": "invalid API key"}') if who is None else (
-            floor.credit_limit(application, who))
+    app.add_url_rule("/v1/valuations", "valuations", lambda: answer(floor.valuation),
+                     methods=["POST"])
+    app.add_url_rule("/v1/credit-limits", "credit_limits", lambda: answer(floor.credit_limit),
+                     methods=["POST"])
 
     @app.get("/ready")
     def ready() -> Response:
