@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from strategies.diff import diff
@@ -88,8 +88,9 @@ def active(session: Session, name: str) -> StrategyVersionRecord | None:
 
 
 _VERSIONS = core(StrategyVersionRecord)
-_LIVE = select(_VERSIONS).where(_VERSIONS.c.name == bindparam("name"),
-                                _VERSIONS.c.state.in_((ACTIVE, SCHEDULED)))
+# two equalities, not `in_`: an IN list is expanded into the SQL at every execution
+_LIVE = select(_VERSIONS).where(_VERSIONS.c.name == bindparam("name"), or_(
+    _VERSIONS.c.state == ACTIVE, _VERSIONS.c.state == SCHEDULED))
 
 
 def active_version(session: Session, name: str) -> StrategyVersionRecord | Row | None:

@@ -91,7 +91,8 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
            ) -> tuple[str, str, bool]:
     """Decide and store; the same application_id and body returns the stored decision
     (created False), a different body is a 409. Returns (id, response text, created)."""
-    request_hash = "sha256:" + hashlib.sha256(canonical_json(request).encode()).hexdigest()
+    request_text = canonical_json(request)
+    request_hash = "sha256:" + hashlib.sha256(request_text.encode()).hexdigest()
     existing = session.connection().execute(
         _EXISTING, {"application_id": request["application_id"]}).first()
     if existing is not None:
@@ -128,7 +129,7 @@ def create(session: Session, predictor: Predictor | None, principal: Principal,
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     session.connection().execute(_INSERT, [{
         "id": decision_id, "application_id": request["application_id"], "actor": principal.name,
-        "request_hash": request_hash, "request_json": canonical_json(request),
+        "request_hash": request_hash, "request_json": request_text,
         "inputs_json": canonical_json(inputs), "response_json": text,
         "strategy_name": chosen.name, "strategy_version": chosen.version,
         "valuation_id": inputs["valuation_id"], "arm": arm,
