@@ -25,6 +25,7 @@ CONNECTIONS, THREADS = 8, 2
 # loaded this long before it is measured or profiled
 WARM_UP_SECONDS = 3
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+LOG_LINES = 100  # of a stopped server's log, in the error (a worker's traceback and the master's)
 
 
 def free_port() -> int:
@@ -33,10 +34,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: str, timeout: float = 120.0) -> float:
-    """Seconds until `url` answers 200."""
+def wait_for(url: str, timeout: float = 120.0, server: subprocess.Popen | None = None
+             ) -> float:
+    """Seconds until `url` answers 200; an error at once if the `server` process has stopped."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
+        if server is not None and server.poll() is not None:
+            raise RuntimeError(f"the server of {url} stopped before it answered")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -55,22 +59,32 @@ UNLIMITED = ",".join(f"{role}=100000000/minute" for role in
 def gunicorn(target: str, env: dict[str, str], ready_path: str = "/health"
              ) -> Iterator[tuple[str, float, int]]:
     """Serve `target` (module:app) with 2 sync workers; yields (base url, seconds to ready,
-    master pid). The same settings for every target."""
+    master pid). The same settings for every target. Its log goes to a file (a pipe nobody
+    reads would stop the server once full); a failure while it serves, when the server has
+    stopped, names the target, its exit status and the end of that log."""
     port = free_port()
     command = [str(BIN / "gunicorn"), "--workers", "2", "--worker-class", "sync",
                "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        ready = wait_for(base + ready_path)
-        yield base, ready, process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
+    with tempfile.TemporaryFile("w+", errors="replace") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
+                                   stdout=subprocess.DEVNULL, stderr=log)
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            ready = wait_for(base + ready_path, server=process)
+            yield base, ready, process.pid
+        except Exception as exc:
+            if process.poll() is None:
+                raise
+            log.seek(0)
+            tail = "".join(log.readlines()[-LOG_LINES:])
+            raise RuntimeError(f"gunicorn {target} on {base} stopped (exit status "
+                               f"{process.returncode}); its log ends:\n{tail}") from exc
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def worker_rss_mib(master: int) -> list[float]:
