@@ -21,18 +21,13 @@ from valuation.store.tables import CreditDecisionRecord
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def _library_floor():  # type: ignore[no-untyped-def]
+@pytest.fixture
+def floor(tmp_path: Path, model_root: Path):  # type: ignore[no-untyped-def]
     sys.path.insert(0, str(BENCHMARKS))
     try:
         import library_floor
     finally:
         sys.path.remove(str(BENCHMARKS))
-    return library_floor
-
-
-@pytest.fixture
-def floor(tmp_path: Path, model_root: Path):  # type: ignore[no-untyped-def]
-    library_floor = _library_floor()
     url = f"sqlite:///{tmp_path / 'floor.db'}"
     db.upgrade(url)
     settings = Config(DATABASE_URL=url, MODEL_ROOT=model_root, MODEL_NAME="tiny",
@@ -111,41 +106,3 @@ def test_its_commits_are_synced_as_the_services_are(floor) -> None:  # type: ign
     for connection, synchronous in ((floor_state.relaxed, 1), (floor_state.durable, 2)):
         assert connection.execute("PRAGMA synchronous").fetchone()[0] == synchronous
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-
-
-def test_the_worker_that_loses_the_seeding_race_boots(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """gunicorn boots both workers at once and each seeds the default strategy on a new
-    database: the one whose insert breaks the unique version (the other committed first) seeds
-    again and finds it, instead of failing to boot and stopping the server. Twice in a row is an
-    error."""
-    library_floor = _library_floor()
-    url = f"sqlite:///{tmp_path / 'race.db'}"
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    real, calls = library_floor._seed, []
-
-    def loses(engine: sqlalchemy.Engine) -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            other = db.make_engine(url)
-            real(other)  # the other worker's seed, committed first
-            other.dispose()
-            raise sqlalchemy.exc.IntegrityError("INSERT INTO strategy_versions", {},
-                                                Exception("UNIQUE constraint failed"))
-        real(engine)
-
-    monkeypatch.setattr(library_floor, "_seed", loses)
-    library_floor.seed_default(url)
-    assert len(calls) == 2
-    with engine.connect() as conn:
-        assert conn.execute(sqlalchemy.text(
-            "SELECT name, version, state FROM strategy_versions")).all() == [
-            ("default", 1, "active")]
-
-    def always(engine: sqlalchemy.Engine) -> None:
-        raise sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
-
-    monkeypatch.setattr(library_floor, "_seed", always)
-    with pytest.raises(sqlalchemy.exc.IntegrityError):
-        library_floor.seed_default(url)
-    engine.dispose()
