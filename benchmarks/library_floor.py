@@ -174,29 +174,14 @@ class Floor:
         return _json(201, text)
 
 
-def seed_default(url: str) -> None:
-    """The active strategy version every decision reads. gunicorn boots both workers at once
-    and each seeds a new database: the one that loses the race (its insert breaks the unique
-    name and version) seeds again and finds the winner's version. Without that, the loser
-    failed to boot and gunicorn stopped the whole server, whose port then refused wrk."""
-    engine = db.make_engine(url)
-    try:
-        try:
-            _seed(engine)
-        except sqlalchemy.exc.IntegrityError:
-            _seed(engine)
-    finally:
-        engine.dispose()
-
-
-def _seed(engine: sqlalchemy.Engine) -> None:
-    with sqlalchemy.orm.Session(engine) as session, session.begin():
-        strategy_store.seed_default(session)
-
-
 def create_app(settings: Config | None = None) -> Flask:
     settings = settings or Config.from_env()
-    seed_default(settings.DATABASE_URL)
+    engine = db.make_engine(settings.DATABASE_URL)
+    with sqlalchemy.orm.Session(engine) as session, session.begin():
+        # the active version every decision reads (both workers seed it at boot: the one
+        # that comes second finds the other's, see lifecycle.seed_shipped)
+        strategy_store.seed_default(session)
+    engine.dispose()
     floor = Floor(settings)
     app = Flask(__name__)
     app.extensions["library_floor"] = floor

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ from ..errors import (
     PreconditionRequired,
     UnsupportedMediaType,
 )
-from ..store.tables import StrategyAuditRecord, StrategyVersionRecord, aware, utcnow
+from ..store.tables import StrategyAuditRecord, StrategyVersionRecord, aware, core, utcnow
 from .keys import Principal
 
 DRAFT, SUBMITTED, APPROVED, SCHEDULED, ACTIVE, RETIRED = (
@@ -58,13 +59,29 @@ def seed_monitoring(session: Session) -> None:
             StrategyVersionRecord.name == MONITORING).limit(1)) is not None:
         return
     shipped = default_policy()
-    session.add(StrategyVersionRecord(
-        name=MONITORING, version=1, state=ACTIVE, document_json=canonical_json(shipped.raw),
-        content_hash=shipped.content_hash, author="system", approved_by="system",
-        activated_at=utcnow(), revision=1))
-    session.flush()
-    audit(session, MONITORING, 1, "seed", "system",
-          "shipped monitoring policy (strategies/monitoring.yaml)")
+    seed_shipped(session, MONITORING, shipped.raw, shipped.content_hash,
+                 "shipped monitoring policy (strategies/monitoring.yaml)")
+
+
+_VERSIONS = core(StrategyVersionRecord)
+
+
+def seed_shipped(session: Session, name: str, document: dict[str, Any], content_hash: str,
+                 comment: str) -> None:
+    """A shipped document becomes version 1 of `name`, active, audited as the system's seed.
+    On a new database the first requests of two workers may both seed: the insert does nothing
+    where the other's version 1 has landed first (it waits for the other's commit), so both go
+    on with that one instead of failing on the unique version; only the one that inserted it
+    audits it."""
+    new = (sqlite.insert(_VERSIONS) if session.get_bind().dialect.name == "sqlite"
+           else postgresql.insert(_VERSIONS))
+    insert = new.values(
+        name=name, version=1, state=ACTIVE, document_json=canonical_json(document),
+        content_hash=content_hash, author="system", approved_by="system",
+        activated_at=utcnow(), revision=1).on_conflict_do_nothing(
+        index_elements=["name", "version"]).returning(_VERSIONS.c.id)
+    if session.connection().execute(insert).first() is not None:  # no row: the other's landed
+        audit(session, name, 1, "seed", "system", comment)
 
 
 def require_credit(name: str) -> None:

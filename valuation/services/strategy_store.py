@@ -9,11 +9,11 @@ import weakref
 from sqlalchemy import Engine, Row, select
 from sqlalchemy.orm import Session
 
-from strategies.document import Strategy, canonical_json, default_strategy, load_strategy
+from strategies.document import Strategy, default_strategy, load_strategy
 from strategies.monitoring import Policy, load_policy
 
 from ..errors import NotFound
-from ..store.tables import StrategyVersionRecord, utcnow
+from ..store.tables import StrategyVersionRecord
 from . import activation, lifecycle
 
 DEFAULT_NAME = lifecycle.DEFAULT_NAME
@@ -63,14 +63,8 @@ def seed_default(session: Session) -> None:
                 return
     if session.scalar(query) is None:
         shipped = default_strategy()
-        session.add(StrategyVersionRecord(
-            name=DEFAULT_NAME, version=1, state=lifecycle.ACTIVE,
-            document_json=canonical_json(shipped.raw),
-            content_hash=shipped.content_hash, author="system", approved_by="system",
-            activated_at=utcnow(), revision=1))
-        session.flush()
-        lifecycle.audit(session, DEFAULT_NAME, 1, "seed", "system",
-                        "shipped default strategy (strategies/default.yaml)")
+        lifecycle.seed_shipped(session, DEFAULT_NAME, shipped.raw, shipped.content_hash,
+                               "shipped default strategy (strategies/default.yaml)")
 
 
 def active_strategy(session: Session, name: str = DEFAULT_NAME

@@ -126,3 +126,10 @@ def upgrade(url: str, revision: str = "head") -> None:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+    if url.startswith("sqlite:///"):
+        # the write-ahead log from the start (it stays set in the file): otherwise the first
+        # connections of the workers each switch the new file to it, and two switching at
+        # once can wait on each other until one fails with "database is locked"
+        engine = make_engine(url)
+        engine.connect().close()
+        engine.dispose()
