@@ -1,8 +1,12 @@
 """Shared fixtures: a tiny synthetic market, a tiny seeded model in a temporary registry, the app."""
 from __future__ import annotations
 
+import importlib
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 import pytest
@@ -15,6 +19,21 @@ from valuation.model.registry import Registry
 from valuation.model.training import TrainConfig, train
 from valuation.services import keys as api_keys
 from valuation.store import db
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="session")
+def benchmark_module() -> Callable[[str], ModuleType]:
+    """Imports a module of benchmarks/ (a folder of scripts that import each other by name,
+    not a package) by its name."""
+    def load(name: str) -> ModuleType:
+        sys.path.insert(0, str(BENCHMARKS))
+        try:
+            return importlib.import_module(name)
+        finally:
+            sys.path.remove(str(BENCHMARKS))
+    return load
 
 
 @pytest.fixture(scope="session")

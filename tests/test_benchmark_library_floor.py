@@ -7,7 +7,6 @@ refused. Its commits are synced as the service's are."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,10 @@ from valuation.services import credit, keys, valuations
 from valuation.store import db
 from valuation.store.tables import CreditDecisionRecord
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def floor(tmp_path: Path, model_root: Path):  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import library_floor
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def floor(tmp_path: Path, model_root: Path, benchmark_module):  # type: ignore[no-untyped-def]
+    library_floor = benchmark_module("library_floor")
     url = f"sqlite:///{tmp_path / 'floor.db'}"
     db.upgrade(url)
     settings = Config(DATABASE_URL=url, MODEL_ROOT=model_root, MODEL_NAME="tiny",

@@ -3,23 +3,14 @@ that stops is reported with its log, at once, instead of as a bare connection re
 from __future__ import annotations
 
 import re
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def load():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import load
-        yield load
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def load(benchmark_module):  # type: ignore[no-untyped-def]
+    return benchmark_module("load")
 
 
 def test_a_server_that_cannot_boot_is_reported_with_its_log(load) -> None:  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@ notes of the performance work quote are computed here, so they are checked on ha
 py-spy stacks."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
-def profiles():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import profile_requests
-        yield profile_requests
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def profiles(benchmark_module):  # type: ignore[no-untyped-def]
+    return benchmark_module("profile_requests")
 
 
 def _frame(name: str, file: str) -> str:

@@ -61,19 +61,13 @@ def _versions(url: str, name: str) -> tuple[list[Any], list[Any]]:
     return [tuple(v) for v in versions], [tuple(a) for a in audit]
 
 
-def test_two_first_decisions_seed_the_default_strategy_once(
-        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    errors = _both_at_once(database_url, strategy_store.seed_default, monkeypatch,
-                           (strategy_store, "default_strategy"))
+@pytest.mark.parametrize(("name", "seed", "shipped"), [
+    ("default", strategy_store.seed_default, (strategy_store, "default_strategy")),
+    ("monitoring", lifecycle.seed_monitoring, (lifecycle, "default_policy")),
+], ids=["default strategy (first decisions)", "monitoring policy (first monitoring runs)"])
+def test_two_first_requests_seed_the_shipped_version_once(
+        database_url: str, monkeypatch: pytest.MonkeyPatch, name: str,
+        seed: Callable[[Session], None], shipped: tuple[Any, str]) -> None:
+    errors = _both_at_once(database_url, seed, monkeypatch, shipped)
     assert errors == [None, None]
-    assert _versions(database_url, "default") == ([(1, "active", "system")],
-                                                  [(1, "seed", "system")])
-
-
-def test_two_first_monitoring_runs_seed_the_policy_once(
-        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    errors = _both_at_once(database_url, lifecycle.seed_monitoring, monkeypatch,
-                           (lifecycle, "default_policy"))
-    assert errors == [None, None]
-    assert _versions(database_url, "monitoring") == ([(1, "active", "system")],
-                                                     [(1, "seed", "system")])
+    assert _versions(database_url, name) == ([(1, "active", "system")], [(1, "seed", "system")])
