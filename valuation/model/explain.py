@@ -66,27 +66,54 @@ def reference(cars: pd.DataFrame, defaults: dict, km_per_year: float) -> pd.Data
 
 
 def counterfactual_rows(cars: pd.DataFrame, defaults: dict, km_per_year: float
-                        ) -> pd.DataFrame:
+                        ) -> tuple[pd.DataFrame, np.ndarray]:
     """Every row the breakdowns and the residual forecasts of `cars` value, as one frame (one
     valuation call, one model pool): the reference car and the breakdown stages before the
     last (the last stage is the car itself, which is valued already), then the car at each of
-    RESIDUAL_MONTHS. `len(GROUPS) + len(RESIDUAL_MONTHS)` blocks of `len(cars)` rows."""
+    RESIDUAL_MONTHS. A stage whose group's fields the car shares with the reference (no
+    damage, region unknown, ...) is the row before it again: it is left out, and its value is
+    that row's (as `single.value_one` does for one car). Returns the rows and, for each of the
+    `len(GROUPS) + len(RESIDUAL_MONTHS)` blocks of `len(cars)` values, where each value is
+    among the rows (`explained` takes both)."""
     cars = with_typical_categories(cars)
-    stages = [reference(cars, defaults, km_per_year)]
+    n = len(cars)
+    stage = reference(cars, defaults, km_per_year)
+    rows, where = [stage], [np.arange(n)]
     for _, fields in GROUPS[:-1]:
-        step = stages[-1].copy()
+        changed = ~_same(stage, cars, fields)
+        step = stage.copy()
         for field in fields:
             step[field] = cars[field]
-        stages.append(step)
-    return pd.concat(stages + _later(cars, km_per_year), ignore_index=True)
+        at = where[-1].copy()
+        if changed.any():
+            start = sum(len(r) for r in rows)
+            rows.append(step if changed.all() else step[changed])
+            at[changed] = start + np.arange(int(changed.sum()))
+        where.append(at)
+        stage = step
+    for later in _later(cars, km_per_year):
+        where.append(sum(len(r) for r in rows) + np.arange(n))
+        rows.append(later)
+    return pd.concat(rows, ignore_index=True), np.concatenate(where)
 
 
-def explained(values: np.ndarray, car_values: np.ndarray, learned: dict[str, bool]
-              ) -> tuple[list[dict], np.ndarray]:
+def _same(stage: pd.DataFrame, cars: pd.DataFrame, fields: tuple[str, ...]) -> np.ndarray:
+    """Per row: the stage and the car hold the same values in `fields` (both missing counts as
+    the same), so the stage with the car's values is the same row as the stage."""
+    same = np.ones(len(cars), dtype=bool)
+    for field in fields:
+        a, b = stage[field], cars[field]
+        equal = (a == b).fillna(False).to_numpy(dtype=bool)
+        same &= equal | (a.isna().to_numpy() & b.isna().to_numpy())
+    return same
+
+
+def explained(values: np.ndarray, where: np.ndarray, car_values: np.ndarray,
+              learned: dict[str, bool]) -> tuple[list[dict], np.ndarray]:
     """The breakdown of each car (`compose`) and its residual values (one row per car, at
-    RESIDUAL_MONTHS, never above the previous horizon) from the values of
-    `counterfactual_rows` and of the cars themselves."""
-    blocks = values.reshape(len(GROUPS) + len(RESIDUAL_MONTHS), len(car_values))
+    RESIDUAL_MONTHS, never above the previous horizon) from the values of the rows of
+    `counterfactual_rows` (`where`: its second result) and of the cars themselves."""
+    blocks = values[where].reshape(len(GROUPS) + len(RESIDUAL_MONTHS), len(car_values))
     stages = np.vstack([blocks[:len(GROUPS)], car_values])
     return compose(stages, learned), np.minimum.accumulate(blocks[len(GROUPS):], axis=0).T
 

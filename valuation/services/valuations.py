@@ -96,8 +96,9 @@ def value_cars(predictor: Predictor, cars: pd.DataFrame,
     chosen = pred[ok]
     stage_cols = [c for c in NAMES if c != "price"]
     km_year = float(predictor.profile["median_km_per_year"])
-    built = explain.counterfactual_rows(rows[stage_cols], predictor.profile["defaults"], km_year)
-    parts, future = explain.explained(predictor.point_values(built),
+    built, where = explain.counterfactual_rows(rows[stage_cols], predictor.profile["defaults"],
+                                               km_year)
+    parts, future = explain.explained(predictor.point_values(built), where,
                                       chosen["value"].to_numpy(), _learned(predictor))
     columns = zip(rows["valuation_date"].dt.date.tolist(),
                   whole_units_array(chosen["value_low"].to_numpy(dtype="float64")).tolist(),

@@ -10,7 +10,7 @@ from catboost import CatBoostRegressor, Pool
 
 from valuation.model import explain, features
 from valuation.model.predictor import HIGH_FILE, LOW_FILE, POINT_FILE, Predictor
-from valuation.model.record import FIELDS, validate_frame, validate_record
+from valuation.model.record import FIELDS, NAMES, validate_frame, validate_record
 from valuation.model.registry import Registry
 from valuation.services.valuations import value_car, value_cars
 
@@ -156,3 +156,29 @@ def test_a_stage_that_changes_nothing_is_valued_once(trained: Predictor, monkeyp
     assert got == value_cars(trained, pd.DataFrame([sparse, full]), today=TODAY)
     amounts = {a["factor"]: a["amount"] for a in got[0]["breakdown"]["adjustments"]}
     assert [factor for factor, amount in amounts.items() if amount != 0] == ["mileage"]
+
+
+def test_the_batch_values_a_repeated_stage_once_and_as_every_row(trained: Predictor, market
+                                                                 ) -> None:
+    """The batch path leaves out a breakdown stage that repeats the row before it; the rows it
+    keeps, spread back by `where`, are every stage and residual row built in full (the
+    reference, then one group at a time, then the later cars), and the model values them the
+    same as the full frame."""
+    cars = pd.DataFrame(records(market, 400, seed=5, corrupt=False))
+    _, completed = trained.predict_with_rows(cars, today=TODAY)
+    rows = completed[[c for c in NAMES if c != "price"]].reset_index(drop=True)
+    km_year = float(trained.profile["median_km_per_year"])
+    built, where = explain.counterfactual_rows(rows, trained.profile["defaults"], km_year)
+
+    typical = explain.with_typical_categories(rows)
+    stages = [explain.reference(typical, trained.profile["defaults"], km_year)]
+    for _, fields in explain.GROUPS[:-1]:
+        stages.append(stages[-1].copy())
+        for field in fields:
+            stages[-1][field] = typical[field]
+    full = pd.concat(stages + explain._later(typical, km_year), ignore_index=True)
+
+    assert len(where) == len(full) == 10 * len(rows)
+    assert len(built) < 0.9 * len(full)  # repeats were left out
+    pd.testing.assert_frame_equal(built.iloc[where].reset_index(drop=True), full)
+    assert np.array_equal(trained.point_values(built)[where], trained.point_values(full))
