@@ -78,22 +78,24 @@ def counterfactual_rows(cars: pd.DataFrame, defaults: dict, km_per_year: float
     cars = with_typical_categories(cars)
     n = len(cars)
     stage = reference(cars, defaults, km_per_year)
-    rows, where = [stage], [np.arange(n)]
+    rows, where, size = [stage], [np.arange(n)], n  # size: the rows kept so far
     for _, fields in GROUPS[:-1]:
         changed = ~_same(stage, cars, fields)
         step = stage.copy()
         for field in fields:
             step[field] = cars[field]
-        at = where[-1].copy()
-        if changed.any():
-            start = sum(len(r) for r in rows)
-            rows.append(step if changed.all() else step[changed])
-            at[changed] = start + np.arange(int(changed.sum()))
+        at = where[-1].copy()  # a repeated stage's value is the row before it
+        kept = int(changed.sum())
+        if kept:
+            rows.append(step if kept == n else step[changed])
+            at[changed] = size + np.arange(kept)
+            size += kept
         where.append(at)
         stage = step
     for later in _later(cars, km_per_year):
-        where.append(sum(len(r) for r in rows) + np.arange(n))
         rows.append(later)
+        where.append(size + np.arange(n))
+        size += n
     return pd.concat(rows, ignore_index=True), np.concatenate(where)
 
 
