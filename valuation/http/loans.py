@@ -26,6 +26,9 @@ class LoansSchema(Schema):
                         validate=validate.Length(min=1, max=MAX_JSON_LOANS))
 
 
+_LOANS = LoansSchema()  # built once per process
+
+
 @loans_blp.route("")
 class Loans(MethodView):
     @require("underwriter", "admin")
@@ -51,7 +54,7 @@ def _json_loans() -> list[dict[str, Any]]:
         raise InvalidInput('send JSON {"loans": [...]} or a tape in field `file`',
                            errors={"json": {"_schema": ["Invalid JSON body."]}})
     try:
-        return list(LoansSchema().load(data)["loans"])
+        return list(_LOANS.load(data)["loans"])
     except ValidationError as exc:
         raise InvalidInput("invalid loans", errors={"json": exc.messages}) from exc
 

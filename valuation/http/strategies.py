@@ -9,7 +9,7 @@ import yaml
 from flask import Flask, Response, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from .. import serving
 from ..errors import InvalidInput, NotFound
@@ -68,6 +68,9 @@ class SimulationSchema(Schema):
     candidate_version = fields.Integer(required=True, validate=VERSION)
     date_from = fields.Date(load_default=None, data_key="from")
     date_to = fields.Date(load_default=None, data_key="to")
+
+
+_SIMULATION = SimulationSchema()  # built once per process
 
 
 def _version_response(record: Any, status: int = 200, warnings: list[str] | None = None
@@ -272,10 +275,10 @@ class Simulations(MethodView):
         upload = request.files.get("file")
         raw = dict(request.form) if upload is not None else (request.get_json(silent=True) or {})
         try:
-            params = SimulationSchema().load(raw)
-        except Exception as exc:  # marshmallow.ValidationError
+            params = _SIMULATION.load(raw)
+        except ValidationError as exc:
             raise InvalidInput("invalid simulation request",
-                               errors={"json": getattr(exc, "messages", {})}) from exc
+                               errors={"json": exc.messages}) from exc
         with db.session() as session, session.begin():
             if name == strategy_store.DEFAULT_NAME:
                 strategy_store.seed_default(session)

@@ -241,6 +241,16 @@ def test_simulation_over_stored_decisions(client, keys) -> None:
     assert report["baseline"]["applications"] == 1 and report["candidate_version"] == version
 
 
+def test_a_bad_simulation_request_is_a_422_naming_its_fields(client, keys) -> None:
+    fields = client.post(f"{BASE}/simulations", json={"candidate_version": "two", "from": 123},
+                         headers=keys["pricing_analyst"])
+    assert fields.status_code == 422
+    assert set(fields.json["errors"]["json"]) == {"candidate_version", "from"}
+    a_list = client.post(f"{BASE}/simulations", json=[1], headers=keys["pricing_analyst"])
+    assert a_list.status_code == 422
+    assert a_list.json["errors"]["json"] == {"_schema": ["Invalid input type."]}
+
+
 def test_buckets_are_stable_and_split_as_configured() -> None:
     ids = [f"APP-{i}" for i in range(10_000)]
     first = [experiments.bucket(i, "s1") for i in ids]

@@ -180,6 +180,26 @@ def test_json_batch_partial_failure(client, keys) -> None:
     assert stored.json["value"] == body["results"][2]["value"]
 
 
+def test_a_json_batch_builds_no_schema_per_request(client, keys, monkeypatch) -> None:
+    """Issue 11: nothing per request that can be done once per process. The batch's schemas
+    are built at import; two batches (one with a bad row) build none and answer as before."""
+    import marshmallow
+    built = []
+    real_init = marshmallow.Schema.__init__
+
+    def counting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        built.append(type(self).__name__)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(marshmallow.Schema, "__init__", counting)
+    good = client.post("/v1/valuations/batch", json={"vehicles": [CAR]}, headers=keys["dealer"])
+    bad = client.post("/v1/valuations/batch", json={"vehicles": [CAR, dict(CAR, seats="4")]},
+                      headers=keys["dealer"])
+    assert built == []
+    assert (good.json["valued"], bad.json["valued"], bad.json["failed"]) == (1, 1, 1)
+    assert bad.json["results"][1]["errors"] == {"seats": ["Not a valid integer."]}
+
+
 def test_csv_batch_partial_failure(client, keys) -> None:
     header = "brand,series,energy_type,new_price,first_registration,valuation_date,mileage_km\n"
     csv = header + "丰田,凯美瑞,petrol,200000,2022-03,2025-06-01,52000\n" \
