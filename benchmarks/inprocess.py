@@ -55,28 +55,38 @@ def one_valuation(predictor: Predictor, repeat: int = 300) -> dict[str, float]:
     return {"ours_ms": ours * 1e3, "raw_ms": raw * 1e3, "ratio": ours / raw}
 
 
+def demo_cars(rows: int) -> pd.DataFrame:
+    """`rows` generated demo cars as a caller sends them (no price, no valuation date)."""
+    return demo_market.generate(rows, seed=9).drop(columns=["price", "valuation_date"])
+
+
+def raw_three_models(predictor: Predictor, frame: pd.DataFrame, as_text: bool = True
+                     ) -> Callable[[], None]:
+    """The reference of target 4: CatBoost's `predict` of the point, P10 and P90 models on the
+    model's columns of `frame`'s cars, the categorical ones as text, as they are trained and as
+    a caller holds them (`as_text=False`: as pandas categoricals, as our own path hands them to
+    CatBoost, which reads them several times faster)."""
+    derived, _, _, _ = predictor.prepare(frame)
+    x = features.model_input(derived, predictor.neutral)
+    if as_text:
+        x = x.astype({name: str for name in features.CATEGORICAL})
+
+    def call() -> None:
+        for model in (predictor.point, predictor.low, predictor.high):
+            model.predict(x)
+    return call
+
+
 def batch(predictor: Predictor, rows: int = 5_000, repeat: int = 7) -> dict[str, float]:
     """Target 4 (in process): `valuation predict` (value, range, confidence) and the batch
     body with breakdown and residuals, vs raw point + P10 + P90 prediction of the same rows."""
-    cars = demo_market.generate(rows, seed=9).drop(columns=["price", "valuation_date"])
-    derived, _, _, _ = predictor.prepare(cars)
-    x = features.model_input(derived, predictor.neutral)
-    # the reference: the model's columns as they are trained and as a caller holds them, the
-    # categorical ones as text (our own path hands CatBoost pandas categoricals, which it reads
-    # several times faster; that raw call is reported too)
-    x_text = x.astype({name: str for name in features.CATEGORICAL})
-
-    def raw(frame: pd.DataFrame) -> Callable[[], None]:
-        def call() -> None:
-            for model in (predictor.point, predictor.low, predictor.high):
-                model.predict(frame)
-        return call
-
-    predict, raw_s = interleaved(lambda: predictor.predict(cars), raw(x_text), repeat)
-    raw_categorical = median_seconds(raw(x), repeat)
+    frame = demo_cars(rows)
+    raw = raw_three_models(predictor, frame)
+    predict, raw_s = interleaved(lambda: predictor.predict(frame), raw, repeat)
+    raw_categorical = median_seconds(raw_three_models(predictor, frame, as_text=False), repeat)
     # measured alternately with the raw call too: a share of two timings taken minutes apart
     # on this shared host moved by 15 % between runs
-    bodies, raw_bodies = interleaved(lambda: value_cars(predictor, cars), raw(x_text), repeat)
+    bodies, raw_bodies = interleaved(lambda: value_cars(predictor, frame), raw, repeat)
     return {"raw_rows_per_s": rows / raw_s, "predict_rows_per_s": rows / predict,
             "predict_share": raw_s / predict, "bodies_rows_per_s": rows / bodies,
             "bodies_share": raw_bodies / bodies, "raw_bodies_rows_per_s": rows / raw_bodies,
@@ -84,10 +94,15 @@ def batch(predictor: Predictor, rows: int = 5_000, repeat: int = 7) -> dict[str,
             "predict_share_of_raw_categorical": raw_categorical / predict}
 
 
+def batch_body(frame: pd.DataFrame) -> bytes:
+    """`POST /v1/valuations/batch`'s JSON body for `frame`'s cars (missing values null)."""
+    return b'{"vehicles":' + frame.to_json(orient="records", force_ascii=False).encode() + b"}"
+
+
 def small_batch(predictor: Predictor, cars: int = 20, repeat: int = 30) -> dict[str, float]:
     """Target 4 (reported): the service's batch call for a dealer's few cars (stored rows
     built, nothing written), against one valuation of one car in the same run."""
-    frame = demo_market.generate(cars, seed=9).drop(columns=["price", "valuation_date"])
+    frame = demo_cars(cars)
     requests = [{k: (None if v != v else v) for k, v in row.items()}
                 for row in frame.astype(object).to_dict("records")]
     who = Principal("bench", "dealer", "bench", "D1")

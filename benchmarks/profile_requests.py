@@ -3,6 +3,7 @@ model), each function's own time summed by library; a builtin (dict.get, isinsta
 C extension's time is charged to the Python function that called it.
 
     .venv/bin/python benchmarks/profile_requests.py valuations|credit [--requests 400]
+    .venv/bin/python benchmarks/profile_requests.py batch --requests 20 --sampler py-spy
     .venv/bin/python benchmarks/profile_requests.py valuations --sampler py-spy
     .venv/bin/python benchmarks/profile_requests.py valuations --server [--seconds 10]
     .venv/bin/python benchmarks/profile_requests.py valuations --server --omit model,store
@@ -105,6 +106,10 @@ def requests(which: str) -> Callable[[], None]:
     assert first.status_code == 201, first.json
     if which == "valuations":
         return lambda: _ok(client.post("/v1/valuations", json=inprocess.CAR, headers=headers))
+    if which == "batch":  # make bench's JSON batch: 1,000 cars
+        body = inprocess.batch_body(inprocess.demo_cars(1_000))
+        return lambda: _ok(client.post("/v1/valuations/batch", data=body, headers={
+            **headers, "Content-Type": "application/json"}))
     numbers = itertools.count()
     body = {"valuation_id": first.json["id"], "customer": {"score": 700, "monthly_income": 30000},
             "dealer": {"id": "D1", "tier": "T1"}, "is_new": False, "declared_price": 120000,
@@ -118,7 +123,7 @@ def _ok(response) -> None:  # type: ignore[no-untyped-def]
 
 
 @click.command()
-@click.argument("which", type=click.Choice(["valuations", "credit", "hello"]))
+@click.argument("which", type=click.Choice(["valuations", "credit", "batch", "hello"]))
 @click.option("--requests", "count", default=400, show_default=True)
 @click.option("--top", default=0, show_default=True,
               help="Also list this many of our own functions, by own time.")
@@ -134,6 +139,9 @@ def _ok(response) -> None:  # type: ignore[no-untyped-def]
 @click.option("--only-run", is_flag=True, hidden=True, help="Run the requests (under py-spy).")
 def main(which: str, count: int, top: int, sampler: str, server: bool, seconds: int,
          omit: str | None, only_run: bool) -> None:
+    if server and which == "batch":
+        raise click.UsageError("the batch is profiled in process (wrk sends one request "
+                               "body): leave out --server")
     if server or which == "hello":
         count, total, functions = served(which, seconds, omit)
         click.echo(f"{which}: {count} requests in {seconds} s under py-spy (2 workers)")
