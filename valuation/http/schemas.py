@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
 from strategies.document import MAX_MONEY
 
@@ -56,26 +56,29 @@ def _field(spec: Field) -> fields.Field:
     return PartialDate(**kwargs)
 
 
+def check_dates_and_mileage(data: dict[str, Any]) -> None:
+    """The cross-field rules of `record.validate_frame`, on the days the model takes."""
+    today = clock.today()
+    reg = model_date(data["first_registration"]) if data.get("first_registration") else None
+    val = model_date(data["valuation_date"]) if data.get("valuation_date") else today
+    if reg and reg > today:
+        raise ValidationError("Registration is in the future.", "first_registration")
+    if val > today:
+        raise ValidationError("Valuation date is in the future.", "valuation_date")
+    if reg and reg > val:
+        raise ValidationError("Registration is after the valuation date.", "first_registration")
+    if reg and data.get("mileage_km") is not None:
+        years = max((val - reg).days / 365.25, 1 / 12)
+        if data["mileage_km"] / years > MAX_KM_PER_YEAR:
+            raise ValidationError(
+                f"Mileage is impossible for the car's age (over {MAX_KM_PER_YEAR:,} km a "
+                "year).", "mileage_km")
+
+
 class _VehicleChecks(Schema):
     @validates_schema
     def check_dates_and_mileage(self, data: dict[str, Any], **kwargs: Any) -> None:
-        """The cross-field rules of `record.validate_frame`, on the days the model takes."""
-        today = clock.today()
-        reg = model_date(data["first_registration"]) if data.get("first_registration") else None
-        val = model_date(data["valuation_date"]) if data.get("valuation_date") else today
-        if reg and reg > today:
-            raise ValidationError("Registration is in the future.", "first_registration")
-        if val > today:
-            raise ValidationError("Valuation date is in the future.", "valuation_date")
-        if reg and reg > val:
-            raise ValidationError("Registration is after the valuation date.",
-                                  "first_registration")
-        if reg and data.get("mileage_km") is not None:
-            years = max((val - reg).days / 365.25, 1 / 12)
-            if data["mileage_km"] / years > MAX_KM_PER_YEAR:
-                raise ValidationError(
-                    f"Mileage is impossible for the car's age (over {MAX_KM_PER_YEAR:,} km a "
-                    "year).", "mileage_km")
+        check_dates_and_mileage(data)
 
 
 _VEHICLE_FIELDS = {f.name: _field(f) for f in FIELDS if f.name != "price"}
@@ -87,6 +90,33 @@ ValuationRequestSchema = _VehicleChecks.from_dict(
          external_ref=fields.String(validate=validate.Length(max=128), allow_none=True,
                                     metadata={"description": "the caller's own reference"})),
     name="ValuationRequest")
+
+VEHICLE_REQUEST = ValuationRequestSchema()  # built once per process
+_REQUEST_FIELDS = tuple(VEHICLE_REQUEST.load_fields.items())
+
+
+def load_vehicle(raw: Any) -> dict[str, Any]:
+    """`VEHICLE_REQUEST.load(raw)` for one row of a JSON batch, about a third quicker: each
+    value goes through its own marshmallow field (the same types, validators and messages)
+    without the schema's bookkeeping of a load. A row that is not plainly valid (an unknown or
+    a missing field, a value its field refuses, a cross-field rule broken) is loaded by the
+    schema itself, which raises its errors as always. A test holds the two to the same result
+    on generated rows."""
+    if type(raw) is dict:
+        out: dict[str, Any] = {}
+        try:
+            for name, field in _REQUEST_FIELDS:
+                if name in raw:
+                    out[name] = field.deserialize(raw[name], name, raw)
+                elif field.required or field.load_default is not missing:
+                    break
+            else:
+                if len(out) == len(raw):
+                    check_dates_and_mileage(out)
+                    return out
+        except ValidationError:
+            pass
+    return VEHICLE_REQUEST.load(raw)
 
 
 MONEY = validate.Range(0, MAX_MONEY)
