@@ -23,8 +23,9 @@ REQUIRED = ("brand", "series", "energy_type", "first_registration", "mileage_km"
 
 def generated_rows(market: pd.DataFrame, n: int, seed: int, corrupt: bool) -> list[dict]:
     """Cars of the demo market as a JSON body sends them (no price; missing values null or
-    left out), and, when `corrupt`, one or two values replaced by awkward ones, now and then
-    a required field left out, an unknown field or a VIN and a reference added."""
+    left out), and, when `corrupt`, one or two values (the VIN and the caller's reference
+    among them) replaced by awkward ones, and now and then a required field left out, an
+    unknown field added or a VIN of 10 to 18 characters."""
     rng = np.random.default_rng(seed)
     frame = market.drop(columns=["price"]).sample(n, random_state=seed)
     names = list(frame.columns) + ["vin", "external_ref"]
