@@ -7,6 +7,7 @@ C extension's time is charged to the Python function that called it.
     .venv/bin/python benchmarks/profile_requests.py valuations --sampler py-spy
     .venv/bin/python benchmarks/profile_requests.py valuations --server [--seconds 10]
     .venv/bin/python benchmarks/profile_requests.py valuations --server --omit model,store
+    .venv/bin/python benchmarks/profile_requests.py credit --server --omit decision
     .venv/bin/python benchmarks/profile_requests.py valuations|credit --server --omit ours
     .venv/bin/python benchmarks/profile_requests.py hello --server
 
@@ -132,8 +133,8 @@ def _ok(response) -> None:  # type: ignore[no-untyped-def]
 @click.option("--server", is_flag=True,
               help="Profile gunicorn's workers under wrk load instead (py-spy).")
 @click.option("--seconds", default=10, show_default=True, help="With --server: the load.")
-@click.option("--omit", type=click.Choice(["model", "store", "model,store", "ours"]),
-              default=None,
+@click.option("--omit", default=None,
+              type=click.Choice(["model", "store", "model,store", "decision", "ours"]),
               help="With --server: serve benchmarks/floor.py without these parts; ours: "
                    "benchmarks/library_floor.py.")
 @click.option("--only-run", is_flag=True, hidden=True, help="Run the requests (under py-spy).")

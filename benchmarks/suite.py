@@ -41,6 +41,8 @@ VARIANTS = (("valuations", "durable", "wsgi:app", {"VALUATION_COMMIT": "durable"
             ("valuations", "without model and store", "benchmarks.floor:app",
              {"FLOOR_OMIT": "model,store"}),
             ("valuations", "libraries only", "benchmarks.library_floor:create_app()", {}),
+            ("credit", "without reads, decision and store", "benchmarks.floor:app",
+             {"FLOOR_OMIT": "decision"}),
             ("credit", "libraries only", "benchmarks.library_floor:create_app()", {}))
 ENDPOINTS = {"valuations": "2 POST /v1/valuations", "credit": "5 POST /v1/credit-limits"}
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
