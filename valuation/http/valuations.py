@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
-from .. import serving
+from .. import clock, serving
 from ..errors import InvalidInput
 from ..services import valuation_jobs, valuations
 from ..store import db
@@ -158,9 +158,10 @@ def _json_rows() -> tuple[list[dict[str, Any]], dict[int, Any]]:
         raise InvalidInput("invalid batch", errors={"json": exc.messages}) from exc
     rows: list[dict[str, Any]] = []
     errors: dict[int, Any] = {}
+    today = clock.today()
     for i, raw in enumerate(batch["vehicles"]):
         try:
-            rows.append(load_vehicle(raw))
+            rows.append(load_vehicle(raw, today))
         except ValidationError as exc:
             rows.append({})
             errors[i] = exc.messages
