@@ -71,6 +71,8 @@ def library(file: str, name: str) -> str:
     method = name.rpartition(".")[2]
     if method == "raw_predict":
         return "CatBoost"  # one Python line around CatBoost's C++ prediction
+    if method == "json_text":
+        return "json"  # one Python line around orjson's C (json.dumps for what it refuses)
     if ("sqlalchemy" in file or "library_floor" in file) and method in DRIVER_CALLS:
         return "database driver"
     return next((label for key, label in LIBRARIES if key in file + name), "other")

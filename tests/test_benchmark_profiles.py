@@ -70,3 +70,15 @@ def test_the_libraries_only_stand_in_charges_its_driver_calls_to_the_driver(prof
     rate = profiles.RATE
     assert total == {"database driver": 12 / rate, "stand-in glue via stdlib": 2 / rate,
                      "stand-in glue": 1 / rate}
+
+
+def test_the_stored_texts_writer_is_charged_to_json(profiles) -> None:  # type: ignore[no-untyped-def]
+    """`valuations.json_text` is one line around orjson's C code, which py-spy cannot see: its
+    samples are json's, not ours; the function that calls it stays ours."""
+    services = str(BENCHMARKS.parent / "valuation" / "services" / "valuations.py")
+    lines = [f"{_frame('_row', services)};{_frame('json_text', services)} 6",
+             f"{_frame('_row', services)} 2"]
+    total, functions = profiles.tally(lines, lambda frames: True)
+    rate = profiles.RATE
+    assert total == {"json": 6 / rate, "ours": 2 / rate}
+    assert functions == [((services, 0, "_row"), 2 / rate)]
