@@ -1,7 +1,6 @@
 """Valuation routes: value one car, a batch (JSON or CSV), read a stored valuation."""
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -137,10 +136,11 @@ class ValuationBatch(MethodView):
 def _batch_text(results: list[dict[str, Any]], stored: list[dict[str, Any]]) -> str:
     """The batch's answer as JSON text: {rows, valued, failed, results}. A stored valuation's
     result is its stored response text with the row number put first (the exact text that
-    `GET /v1/valuations/{id}` returns, not dumped a second time); any other result is dumped."""
+    `GET /v1/valuations/{id}` returns, not dumped a second time); any other result is written
+    as the stored ones are (`valuations.json_text`)."""
     texts = {row["id"]: row["response_json"] for row in stored}
     parts = [f'{{"row":{r["row"]},{texts[r["id"]][1:]}' if r.get("id") in texts
-             else json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in results]
+             else valuations.json_text(r) for r in results]
     ok = sum(1 for r in results if "errors" not in r)
     return (f'{{"rows":{len(results)},"valued":{ok},"failed":{len(results) - ok},'
             f'"results":[{",".join(parts)}]}}')
