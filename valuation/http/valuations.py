@@ -16,7 +16,7 @@ from ..store import db
 from . import metrics
 from .auth import require
 from .responses import json_response
-from .schemas import ValuationRequestSchema, load_vehicle
+from .schemas import QuickValuationRequestSchema, load_vehicle
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ _BATCH = BatchSchema()  # built once per process, as flask-smorest builds its de
 @valuations_blp.route("")
 class Valuations(MethodView):
     @require("dealer", "underwriter")
-    @valuations_blp.arguments(ValuationRequestSchema())
+    @valuations_blp.arguments(QuickValuationRequestSchema())
     @valuations_blp.alt_response(201, schema=ValuationSchema, description="the valuation")
     @valuations_blp.alt_response(200, schema=ValuationSchema,
                                  description="valued but not stored (database unavailable)")
