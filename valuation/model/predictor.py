@@ -167,8 +167,12 @@ class Predictor:
     def pool(self, rows: list[list[Any]]) -> Pool:
         """One CatBoost pool of `features.model_row` values, shared by the three models (the
         point, P10 and P90 models have the same features): built once per valuation. (CatBoost
-        reads an object array in about half the time of the same list of lists.)"""
-        return Pool(np.array(rows, dtype=object), cat_features=self._cat_indices)
+        reads an object array in about half the time of the same list of lists.) Built on the
+        calling thread: with CatBoost's default of every core, building this pool of a few
+        rows woke a worker thread of its thread pool, which then spun (sched_yield) for about
+        as long as the valuation took, doubling its CPU time (757 against 350 us a valuation,
+        process CPU time in process) and taking a core from the other web worker."""
+        return Pool(np.array(rows, dtype=object), cat_features=self._cat_indices, thread_count=1)
 
     @staticmethod
     def raw_predict(model: CatBoostRegressor, pool: Pool, threads: int = 1) -> np.ndarray:

@@ -2,6 +2,8 @@
 path on generated good and bad records, the same model outputs, the same valuation bodies."""
 import datetime as dt
 import math
+import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -182,3 +184,29 @@ def test_the_batch_values_a_repeated_stage_once_and_as_every_row(trained: Predic
     assert len(built) < 0.9 * len(full)  # repeats were left out
     pd.testing.assert_frame_equal(built.iloc[where].reset_index(drop=True), full)
     assert np.array_equal(trained.point_values(built)[where], trained.point_values(full))
+
+
+def _thread_cpu_ticks() -> dict[str, int]:
+    """CPU time (user + system clock ticks) of each thread of this process, from /proc."""
+    ticks = {}
+    for task in Path("/proc/self/task").iterdir():
+        fields = (task / "stat").read_text().rpartition(")")[2].split()
+        ticks[task.name] = int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_a_single_valuation_keeps_to_its_own_thread(trained: Predictor, market) -> None:
+    """No thread of CatBoost's pool spins beside a single valuation (with the pool built on
+    every core, one did, for about as long as the valuation took)."""
+    car = records(market, 1, seed=8, corrupt=False)[0]
+    value_car(trained, car, TODAY)
+    main = str(threading.get_native_id())
+    before = _thread_cpu_ticks()
+    for _ in range(500):
+        value_car(trained, car, TODAY)
+    after = _thread_cpu_ticks()
+    spent = {t: after[t] - before.get(t, 0) for t in after}
+    others = sum(ticks for t, ticks in spent.items() if t != main)
+    assert spent[main] >= 10  # measurable: 100 ms or more of the main thread (about 180)
+    assert others <= 0.25 * spent[main], spent  # about as much as the main thread before
