@@ -98,6 +98,7 @@ ValuationRequestSchema = _VehicleChecks.from_dict(
 VEHICLE_REQUEST = ValuationRequestSchema()  # built once per process
 
 NOT_PLAIN = object()  # what a plain loader answers for a value its field must judge itself
+_EXACT = 2**53  # whole numbers a float holds exactly (larger ones: the field converts them)
 
 
 def _in_bounds(checks: list[validate.Range]) -> Callable[[float], bool]:
@@ -200,19 +201,18 @@ def plain_loader(field: fields.Field) -> Callable[[Any], Any]:
     return _never
 
 
-_EXACT = 2**53  # whole numbers a float holds exactly (larger ones: the field converts them)
 _REQUEST_FIELDS = tuple((name, field, plain_loader(field))
                         for name, field in VEHICLE_REQUEST.load_fields.items())
 
 
 def load_vehicle(raw: Any, today: dt.date | None = None) -> dict[str, Any]:
-    """`VEHICLE_REQUEST.load(raw)` for one row of a JSON batch, several times quicker: each
-    value of its field's own type goes through that field's plain loader (the same answer as
-    the field, without marshmallow's machinery). A row that is not plainly valid (an unknown
-    or a missing field, a value that is not plain, a cross-field rule broken) is loaded by the
-    schema itself, which converts or refuses as always. A test holds the two to the same result
-    on generated rows. `today`: the business date the batch is checked against (a batch
-    reads the clock once, not once a row)."""
+    """`VEHICLE_REQUEST.load(raw)` for one request or one row of a JSON batch, several times
+    quicker: each value of its field's own type goes through that field's plain loader (the
+    same answer as the field, without marshmallow's machinery). A row that is not plainly valid
+    (an unknown or a missing field, a value that is not plain, a cross-field rule broken) is
+    loaded by the schema itself, which converts or refuses as always. A test holds the two to
+    the same result on generated rows. `today`: the business date the batch is checked against
+    (a batch reads the clock once, not once a row; default: the business date now)."""
     if type(raw) is dict:
         out: dict[str, Any] = {}
         try:
@@ -231,7 +231,6 @@ def load_vehicle(raw: Any, today: dt.date | None = None) -> dict[str, Any]:
         except ValidationError:
             pass
     return VEHICLE_REQUEST.load(raw)
-
 
 
 class _QuickRequestLoad(Schema):

@@ -170,8 +170,8 @@ class Predictor:
         reads an object array in about half the time of the same list of lists.) Built on the
         calling thread: with CatBoost's default of every core, building this pool of a few
         rows woke a worker thread of its thread pool, which then spun (sched_yield) for about
-        as long as the valuation took, doubling its CPU time (757 against 350 us a valuation,
-        process CPU time in process) and taking a core from the other web worker."""
+        as long as the valuation took, doubling its CPU time (in process, 757 us of CPU time a
+        valuation against 350 us) and taking a core from the other web worker."""
         return Pool(np.array(rows, dtype=object), cat_features=self._cat_indices, thread_count=1)
 
     @staticmethod

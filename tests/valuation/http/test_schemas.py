@@ -1,6 +1,7 @@
 """`schemas.load_vehicle`, the quicker load of a request and of a JSON batch's rows, answers
-exactly as the marshmallow schema it stands for: the same loaded values (types and key order included) for a
-row the schema takes, the same errors for a row it refuses, on generated good and bad rows."""
+exactly as the marshmallow schema it stands for: the same loaded values (types and key order
+included) for a row the schema takes, the same errors for a row it refuses, on generated good
+and bad rows."""
 from __future__ import annotations
 
 import json
