@@ -74,29 +74,40 @@ def counterfactual_rows(cars: pd.DataFrame, defaults: dict, km_per_year: float
     damage, region unknown, ...) is the row before it again: it is left out, and its value is
     that row's (as `single.value_one` does for one car). Returns the rows and, for each of the
     `len(GROUPS) + len(RESIDUAL_MONTHS)` blocks of `len(cars)` values, where each value is
-    among the rows (`explained` takes both)."""
-    cars = with_typical_categories(cars)
+    among the rows (`explained` takes both).
+
+    Built as one frame, not one per stage: every row is its car's row (one `take`), then each
+    group's fields hold the reference's values in the stages before the group's own, and the
+    later cars age and drive (`_age`)."""
+    cars = with_typical_categories(cars).reset_index(drop=True)
     n = len(cars)
-    stage = reference(cars, defaults, km_per_year)
-    rows, where, size = [stage], [np.arange(n)], n  # size: the rows kept so far
-    for _, fields in GROUPS[:-1]:
-        changed = ~_same(stage, cars, fields)
-        step = stage.copy()
-        for field in fields:
-            step[field] = cars[field]
+    ref = reference(cars, defaults, km_per_year)
+    # per kept row: its car and its stage (0 the reference, k after the k-th group)
+    car_of, stage_of, where, size = [np.arange(n)], [np.zeros(n, np.int64)], [np.arange(n)], n
+    for k, (_, fields) in enumerate(GROUPS[:-1], start=1):
+        changed = np.flatnonzero(~_same(ref, cars, fields))  # stage k-1 holds ref's fields
         at = where[-1].copy()  # a repeated stage's value is the row before it
-        kept = int(changed.sum())
-        if kept:
-            rows.append(step if kept == n else step[changed])
-            at[changed] = size + np.arange(kept)
-            size += kept
+        if len(changed):
+            car_of.append(changed)
+            stage_of.append(np.full(len(changed), k))
+            at[changed] = size + np.arange(len(changed))
+            size += len(changed)
         where.append(at)
-        stage = step
-    for later in _later(cars, km_per_year):
-        rows.append(later)
+    for _ in RESIDUAL_MONTHS:
         where.append(size + np.arange(n))
         size += n
-    return pd.concat(rows, ignore_index=True), np.concatenate(where)
+    later = len(RESIDUAL_MONTHS) * n
+    car_at = np.concatenate([*car_of, np.tile(np.arange(n), len(RESIDUAL_MONTHS))])
+    stage_at = np.concatenate([*stage_of, np.full(later, len(GROUPS))])
+    rows = cars.take(car_at).reset_index(drop=True)
+    typical = ref[[field for _, fields in GROUPS for field in fields]].take(car_at)
+    typical = typical.reset_index(drop=True)
+    for k, (_, fields) in enumerate(GROUPS, start=1):
+        own = stage_at >= k
+        for field in fields:
+            rows[field] = rows[field].where(own, typical[field])
+    _age(rows, size - later, km_per_year)
+    return rows, np.concatenate(where)
 
 
 def _same(stage: pd.DataFrame, cars: pd.DataFrame, fields: tuple[str, ...]) -> np.ndarray:
@@ -139,19 +150,21 @@ def compose(values: np.ndarray, learned: dict[str, bool]) -> list[dict]:
     return out
 
 
-def _later(cars: pd.DataFrame, km_per_year: float) -> list[pd.DataFrame]:
-    """The car at +12/+24/+36 months: it ages and drives `km_per_year` more a year, valued at
-    today's market (the valuation date stays)."""
-    rows = []
-    for months in RESIDUAL_MONTHS:
-        later = cars.copy()
-        later["first_registration"] = later["first_registration"] - pd.DateOffset(months=months)
-        later["mileage_km"] = later["mileage_km"] + km_per_year * months / 12
-        later["mileage_km"] = later["mileage_km"].clip(upper=1_999_999)
-        if "battery_soh_pct" in later:
-            age = ((later["valuation_date"] - later["first_registration"]).dt.days / 30.4375)
-            drop = priors.expected_soh(age - months, cars["mileage_km"]) - priors.expected_soh(
-                age, later["mileage_km"])
-            later["battery_soh_pct"] = later["battery_soh_pct"] - drop
-        rows.append(later)
-    return rows
+def _age(rows: pd.DataFrame, start: int, km_per_year: float) -> None:
+    """Rows from `start` on: the cars, once for each of RESIDUAL_MONTHS in turn, aged in place
+    to +12/+24/+36 months, having driven `km_per_year` more a year, valued at today's market
+    (the valuation date stays)."""
+    later = rows.iloc[start:].reset_index(drop=True)
+    n = len(later) // len(RESIDUAL_MONTHS)
+    months = np.repeat(np.array(RESIDUAL_MONTHS, dtype=np.int64), n)
+    registered = pd.concat([later["first_registration"].iloc[:n] - pd.DateOffset(months=m)
+                            for m in RESIDUAL_MONTHS], ignore_index=True)
+    mileage = later["mileage_km"]
+    driven = (mileage + km_per_year * months / 12).clip(upper=1_999_999)
+    aged = {"first_registration": registered, "mileage_km": driven}
+    if "battery_soh_pct" in rows:
+        age = (later["valuation_date"] - registered).dt.days / 30.4375
+        drop = priors.expected_soh(age - months, mileage) - priors.expected_soh(age, driven)
+        aged["battery_soh_pct"] = later["battery_soh_pct"] - drop
+    for field, values in aged.items():
+        rows.loc[start:, field] = values.to_numpy()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from catboost import CatBoostRegressor, Pool
 
-from valuation.model import explain, features
+from valuation.model import explain, features, priors
 from valuation.model.predictor import HIGH_FILE, LOW_FILE, POINT_FILE, Predictor
 from valuation.model.record import FIELDS, NAMES, validate_frame, validate_record
 from valuation.model.registry import Registry
@@ -178,12 +178,29 @@ def test_the_batch_values_a_repeated_stage_once_and_as_every_row(trained: Predic
         stages.append(stages[-1].copy())
         for field in fields:
             stages[-1][field] = typical[field]
-    full = pd.concat(stages + explain._later(typical, km_year), ignore_index=True)
+    full = pd.concat(stages + _later_cars(typical, km_year), ignore_index=True)
 
     assert len(where) == len(full) == 10 * len(rows)
     assert len(built) < 0.9 * len(full)  # repeats were left out
     pd.testing.assert_frame_equal(built.iloc[where].reset_index(drop=True), full)
     assert np.array_equal(trained.point_values(built)[where], trained.point_values(full))
+
+
+def _later_cars(cars: pd.DataFrame, km_per_year: float) -> list[pd.DataFrame]:
+    """The residual forecast's cars written out one horizon at a time: each car registered
+    `months` earlier, having driven `km_per_year` more a year (at most 1,999,999 km), its SOH
+    lower by what the typical pack loses over that age and mileage."""
+    frames = []
+    for months in explain.RESIDUAL_MONTHS:
+        later = cars.copy()
+        later["first_registration"] = cars["first_registration"] - pd.DateOffset(months=months)
+        later["mileage_km"] = (cars["mileage_km"] + km_per_year * months / 12).clip(upper=1_999_999)
+        age = (later["valuation_date"] - later["first_registration"]).dt.days / 30.4375
+        drop = priors.expected_soh(age - months, cars["mileage_km"]) - priors.expected_soh(
+            age, later["mileage_km"])
+        later["battery_soh_pct"] = cars["battery_soh_pct"] - drop
+        frames.append(later)
+    return frames
 
 
 def _thread_cpu_ticks() -> dict[str, int]:
