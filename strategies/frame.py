@@ -233,25 +233,30 @@ def _rank_reasons(n: int, declines: list, refers: list, cuts: dict[str, np.ndarr
                   unknown_dealer: np.ndarray) -> np.ndarray:
     """engine.rank_reasons, vectorised: every candidate code gets a sort key per row (declines
     in order, then refers, then cuts by size and name, then an unknown dealer that cut
-    nothing); the first four present codes are joined, one string per distinct choice."""
+    nothing); the first four present codes are joined, one string per distinct choice. A
+    key names its code: a decline's or refer's key is its position (below 64), a cut's is
+    64 x (1 + limit - cut) + its place among the cuts, so the four smallest keys of a row,
+    sorted, are its four codes in order."""
     names = sorted(cuts)
     codes = [c for c, _ in declines] + [c for c, _ in refers] + names + ["DEALER_TIER_UNKNOWN"]
+    base = len(declines) + len(refers)
+    assert base < 64 and len(names) < 64  # the positions fit below a key's step
     absent = np.iinfo(np.int64).max
     keys = np.full((n, len(codes)), absent, dtype=np.int64)
     for j, (_, mask) in enumerate(declines + refers):
-        keys[:, j] = np.where(mask, j, absent)
-    base = len(declines) + len(refers)
+        keys[np.flatnonzero(mask), j] = j
     limit = 1 << 40  # more than any cut in whole currency units
     for k, name in enumerate(names):
         cut = cuts[name]
-        keys[:, base + k] = np.where(cut > 0, 64 + (limit - cut) * 64 + k, absent)
+        at = np.flatnonzero(cut > 0)
+        keys[at, base + k] = 64 + (limit - cut[at]) * 64 + k
     dealer_cut = cuts.get("DEALER_TIER_UNKNOWN", np.zeros(n, dtype=np.int64))
-    keys[:, -1] = np.where(unknown_dealer & (dealer_cut <= 0), absent - 1, absent)
+    keys[np.flatnonzero(unknown_dealer & (dealer_cut <= 0)), -1] = absent - 1
     # the four smallest keys of each row, in order (present keys are unique within a row)
-    top = np.argpartition(keys, list(range(MAX_PRINCIPAL_REASONS)), axis=1)[
-        :, :MAX_PRINCIPAL_REASONS]
-    present = np.take_along_axis(keys, top, axis=1) < absent
-    chosen = np.where(present, top, len(codes))  # len(codes): no code
+    smallest = np.sort(keys, axis=1)[:, :MAX_PRINCIPAL_REASONS]
+    chosen = np.where(smallest < 64, smallest, base + smallest % 64)
+    chosen = np.where(smallest == absent - 1, len(codes) - 1, chosen)
+    chosen = np.where(smallest == absent, len(codes), chosen)  # len(codes): no code
     combo = chosen @ (np.int64(len(codes) + 1) ** np.arange(MAX_PRINCIPAL_REASONS))
     _, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
     texts = ["|".join(codes[j] for j in chosen[i] if j < len(codes)) for i in first]
