@@ -65,3 +65,26 @@ def test_a_small_csv_is_checked_as_a_large_one(market, monkeypatch) -> None:
     assert rows_few == rows_many[:20]
     assert bad_few == {i: errors for i, errors in bad_many.items() if i < 20}
     assert 3 <= len(bad_few) < 20  # some rows refused, with the frame path's messages
+
+
+def test_the_text_storage_changes_no_answer(trained, market, monkeypatch) -> None:
+    """`valuation.model` stores pandas' text columns as Python strings (for speed, not pyarrow):
+    a JSON batch and a CSV upload get the same answers, to the byte, under either storage."""
+    monkeypatch.setattr(clock, "today", lambda at=None: TODAY)
+    assert pd.get_option("mode.string_storage") == "python"
+    cars = records(market, 200, seed=21, corrupt=False) + records(market, 60, seed=22,
+                                                                  corrupt=True)
+    for car in cars:
+        car.pop("valuation_date", None)
+    upload = pd.DataFrame(cars).to_csv(index=False).encode()
+
+    def answers() -> tuple[str, dict]:
+        results, _ = valuations.value_batch(trained, DEALER, cars)
+        rows, bad = valuations.rows_of_csv(text_frame(upload))
+        return json.dumps(_answers(results), sort_keys=True, ensure_ascii=False), bad
+
+    python = answers()
+    with pd.option_context("mode.string_storage", "pyarrow"):
+        arrow = answers()
+    assert python == arrow
+    assert 10 < python[0].count('"errors"') < 60 and python[1]  # bad rows on both paths
