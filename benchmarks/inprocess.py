@@ -60,16 +60,20 @@ def demo_cars(rows: int) -> pd.DataFrame:
     return demo_market.generate(rows, seed=9).drop(columns=["price", "valuation_date"])
 
 
-def raw_three_models(predictor: Predictor, frame: pd.DataFrame, as_text: bool = True
-                     ) -> Callable[[], None]:
+def raw_three_models(predictor: Predictor, frame: pd.DataFrame, as_text: bool = True,
+                     text_storage: str | None = None) -> Callable[[], None]:
     """The reference of target 4: CatBoost's `predict` of the point, P10 and P90 models on the
     model's columns of `frame`'s cars, the categorical ones as text, as they are trained and as
     a caller holds them (`as_text=False`: as pandas categoricals, as our own path hands them to
-    CatBoost, which reads them several times faster)."""
+    CatBoost, which reads them several times faster). The text is stored as this process stores
+    text (Python strings, `valuation.model` sets it), or by `text_storage` ("pyarrow": pandas'
+    default, which CatBoost reads about 1.6 times slower)."""
     derived, _, _, _ = predictor.prepare(frame)
     x = features.model_input(derived, predictor.neutral)
     if as_text:
-        x = x.astype({name: str for name in features.CATEGORICAL})
+        with pd.option_context("mode.string_storage",
+                               text_storage or pd.get_option("mode.string_storage")):
+            x = x.astype({name: str for name in features.CATEGORICAL})
 
     def call() -> None:
         for model in (predictor.point, predictor.low, predictor.high):
@@ -84,6 +88,8 @@ def batch(predictor: Predictor, rows: int = 5_000, repeat: int = 7) -> dict[str,
     raw = raw_three_models(predictor, frame)
     predict, raw_s = interleaved(lambda: predictor.predict(frame), raw, repeat)
     raw_categorical = median_seconds(raw_three_models(predictor, frame, as_text=False), repeat)
+    raw_pyarrow = median_seconds(raw_three_models(predictor, frame, text_storage="pyarrow"),
+                                 repeat)
     # measured alternately with the raw call too: a share of two timings taken minutes apart
     # on this shared host moved by 15 % between runs
     bodies, raw_bodies = interleaved(lambda: value_cars(predictor, frame), raw, repeat)
@@ -91,7 +97,8 @@ def batch(predictor: Predictor, rows: int = 5_000, repeat: int = 7) -> dict[str,
             "predict_share": raw_s / predict, "bodies_rows_per_s": rows / bodies,
             "bodies_share": raw_bodies / bodies, "raw_bodies_rows_per_s": rows / raw_bodies,
             "raw_categorical_rows_per_s": rows / raw_categorical,
-            "predict_share_of_raw_categorical": raw_categorical / predict}
+            "predict_share_of_raw_categorical": raw_categorical / predict,
+            "raw_pyarrow_text_rows_per_s": rows / raw_pyarrow}
 
 
 def batch_body(frame: pd.DataFrame) -> bytes:
