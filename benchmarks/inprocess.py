@@ -67,7 +67,7 @@ def raw_three_models(predictor: Predictor, frame: pd.DataFrame, as_text: bool = 
     a caller holds them (`as_text=False`: as pandas categoricals, as our own path hands them to
     CatBoost, which reads them several times faster). The text is stored as this process stores
     text (Python strings, `valuation.model` sets it), or by `text_storage` ("pyarrow": pandas'
-    default, which CatBoost reads about 1.6 times slower)."""
+    default, which CatBoost reads about 1.5 times slower)."""
     derived, _, _, _ = predictor.prepare(frame)
     x = features.model_input(derived, predictor.neutral)
     if as_text:

@@ -9,8 +9,8 @@ stored as Python strings, not in pyarrow (pandas 3's default storage when pyarro
 installed). The dtype and its semantics stay the same (missing values are NaN); only the
 storage changes. The service builds its frames from Python objects and reads them back one
 value at a time (categories, CatBoost pools, response bodies), which costs several times more
-from pyarrow: 1,000 cars' bodies took 77 ms with pyarrow's storage and 61 ms with this one,
-identical to the byte (README, Performance).
+from pyarrow: 1,000 cars' bodies took 71-76 ms with pyarrow's storage and 59-66 ms with this
+one, identical to the byte (README, Performance).
 """
 import pandas as pd
 
