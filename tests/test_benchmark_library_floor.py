@@ -99,3 +99,63 @@ def test_its_commits_are_synced_as_the_services_are(floor) -> None:  # type: ign
     for connection, synchronous in ((floor_state.relaxed, 1), (floor_state.durable, 2)):
         assert connection.execute("PRAGMA synchronous").fetchone()[0] == synchronous
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize("cars", [3, 80])  # one car at a time, and the vectorised path
+def test_a_batch_makes_the_services_catboost_calls_and_stores_its_bodies(
+        floor, trained, benchmark_module, cars: int) -> None:  # type: ignore[no-untyped-def]
+    library_floor, client, engine, key, _ = floor
+    inprocess = benchmark_module("inprocess")
+    body = inprocess.batch_body(inprocess.demo_cars(cars))
+    vehicles = json.loads(body)["vehicles"]
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    first = client.post("/v1/valuations/batch", data=body, headers=headers)
+    again = client.post("/v1/valuations/batch", data=body, headers=headers)  # the plan reused
+    assert first.status_code == again.status_code == 200
+    principal = keys.Principal(name="bench", role="underwriter", prefix="", dealer_id=None)
+    expected, _ = valuations.value_batch(trained, principal, vehicles)
+    for got in (first.get_json(), again.get_json()):
+        assert (got["rows"], got["valued"], got["failed"]) == (cars, cars, 0)
+        assert [r["row"] for r in got["results"]] == list(range(cars))
+        for result, wanted in zip(got["results"], expected, strict=True):
+            assert {k: result[k] for k in wanted if k not in ("id", "created_at")} == {
+                k: v for k, v in wanted.items() if k not in ("id", "created_at")}
+    plan = next(iter(client.application.extensions["library_floor"].plans.values()))
+    models = (trained.point, trained.low, trained.high)
+    if cars < valuations.SINGLE_PATH_BELOW:  # per car: one pool, each model once
+        assert len(plan.pools) == cars
+        assert [(models.index(m), at) for m, at, _ in plan.calls] == [
+            (k, car) for car in range(cars) for k in (0, 1, 2)]
+    else:  # the cars for the three models, then the breakdown's rows for the point model
+        assert [len(data) for data, _ in plan.pools][0] == cars
+        assert len(plan.pools[1][0]) > 4 * cars
+        assert [(models.index(m), at) for m, at, _ in plan.calls] == [(0, 0), (1, 0), (2, 0),
+                                                                      (0, 1)]
+    with sqlalchemy.orm.Session(engine) as session:
+        stored = session.execute(sqlalchemy.text(
+            "SELECT id, request_json, response_json FROM valuations")).all()
+        assert len(stored) == 2 * cars
+        answered = {r["id"]: r for r in first.get_json()["results"]}
+        mine = [row for row in stored if row.id in answered]
+        assert len(mine) == cars
+        for row in mine:
+            assert valuations.get(session, principal, row.id) == row.response_json
+            assert json.loads(row.response_json) == {
+                k: v for k, v in answered[row.id].items() if k != "row"}
+            assert json.loads(row.request_json) in vehicles
+
+
+def test_a_batch_with_a_bad_car_or_key_is_refused_and_nothing_is_stored(
+        floor, benchmark_module) -> None:  # type: ignore[no-untyped-def]
+    library_floor, client, engine, key, revoked = floor
+    inprocess = benchmark_module("inprocess")
+    vehicles = json.loads(inprocess.batch_body(inprocess.demo_cars(3)))["vehicles"]
+    headers = {"Authorization": f"Bearer {key}"}
+    bad = client.post("/v1/valuations/batch", headers=headers,
+                      json={"vehicles": [*vehicles, {**vehicles[0], "mileage_km": -5}]})
+    assert bad.status_code == 422
+    refused = client.post("/v1/valuations/batch", json={"vehicles": vehicles},
+                          headers={"Authorization": f"Bearer {revoked}"})
+    assert refused.status_code == 401
+    with engine.connect() as conn:
+        assert conn.execute(sqlalchemy.text("SELECT count(*) FROM valuations")).scalar() == 0
