@@ -225,14 +225,14 @@ class Floor:
             predictor.raw_predict(model, pools[at], threads)
         created = dt.datetime.now(dt.UTC)
         stamp, when = created.strftime(STORED_TIME), created.isoformat(timespec="seconds")
+        name, version = predictor.ref["name"], predictor.ref["version"]
         rows, parts = [], []
         for i, (car, valued) in enumerate(zip(vehicles, plan.bodies, strict=True)):
             valuation_id = str(uuid.uuid4())
             vin, ref = car.get("vin"), car.get("external_ref")
             text = json.dumps({"id": valuation_id, **valued, "vin": vin, "external_ref": ref,
                                "created_at": when}, ensure_ascii=False, separators=(",", ":"))
-            rows.append((valuation_id, stamp, who[0], who[1], None, predictor.ref["name"],
-                         predictor.ref["version"], vin, ref,
+            rows.append((valuation_id, stamp, who[0], who[1], None, name, version, vin, ref,
                          json.dumps(car, ensure_ascii=False), text))
             parts.append(f'{{"row":{i},{text[1:]}')
         do_executemany(self.relaxed, INSERT_VALUATION, rows)
