@@ -11,7 +11,19 @@ from marshmallow import RAISE, Schema, ValidationError, fields, missing, types, 
 from strategies.document import MAX_MONEY
 
 from .. import clock
-from ..model.record import ENUMS, FIELDS, MAX_KM_PER_YEAR, Field, model_date, normalize_date
+from ..model.record import (
+    ENUMS,
+    FIELDS,
+    IMPOSSIBLE_MILEAGE,
+    MAX_KM_PER_YEAR,
+    NOT_A_DATE,
+    REGISTRATION_AFTER_VALUATION,
+    REGISTRATION_IN_FUTURE,
+    VALUATION_IN_FUTURE,
+    Field,
+    model_date,
+    normalize_date,
+)
 
 DATE_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"
 
@@ -20,7 +32,7 @@ class PartialDate(fields.Field):
     """A date as YYYY-MM-DD, YYYY-MM or YYYY; loads to that text, precision kept (the model
     values a partial date mid-period, hard rules take its earliest day)."""
 
-    default_error_messages = {"invalid": "Not a date: use YYYY-MM-DD, YYYY-MM or YYYY."}
+    default_error_messages = {"invalid": NOT_A_DATE}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str | int) or isinstance(value, bool):
@@ -66,17 +78,15 @@ def check_dates_and_mileage(data: dict[str, Any], today: dt.date | None = None) 
     reg = model_date(data["first_registration"]) if data.get("first_registration") else None
     val = model_date(data["valuation_date"]) if data.get("valuation_date") else today
     if reg and reg > today:
-        raise ValidationError("Registration is in the future.", "first_registration")
+        raise ValidationError(REGISTRATION_IN_FUTURE, "first_registration")
     if val > today:
-        raise ValidationError("Valuation date is in the future.", "valuation_date")
+        raise ValidationError(VALUATION_IN_FUTURE, "valuation_date")
     if reg and reg > val:
-        raise ValidationError("Registration is after the valuation date.", "first_registration")
+        raise ValidationError(REGISTRATION_AFTER_VALUATION, "first_registration")
     if reg and data.get("mileage_km") is not None:
         years = max((val - reg).days / 365.25, 1 / 12)
         if data["mileage_km"] / years > MAX_KM_PER_YEAR:
-            raise ValidationError(
-                f"Mileage is impossible for the car's age (over {MAX_KM_PER_YEAR:,} km a "
-                "year).", "mileage_km")
+            raise ValidationError(IMPOSSIBLE_MILEAGE, "mileage_km")
 
 
 class _VehicleChecks(Schema):

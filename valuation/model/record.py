@@ -391,3 +391,65 @@ def validate_frame(raw: pd.DataFrame, *, training: bool,
             rows[i].append(reason)
     reasons = pd.Series(rows, index=frame.index, dtype=object)
     return Validated(frame=frame, reasons=reasons)
+
+
+# The words of the API's JSON errors for the rules both edges check (`http/schemas.py` raises
+# these for a JSON body; `field_errors` gives them to a CSV row), so that a dealer app reads a
+# bad row the same way whichever way it sent it.
+MISSING = "Missing data for required field."
+NOT_A_DATE = "Not a date: use YYYY-MM-DD, YYYY-MM or YYYY."
+REGISTRATION_IN_FUTURE = "Registration is in the future."
+VALUATION_IN_FUTURE = "Valuation date is in the future."
+REGISTRATION_AFTER_VALUATION = "Registration is after the valuation date."
+IMPOSSIBLE_MILEAGE = (f"Mileage is impossible for the car's age (over {MAX_KM_PER_YEAR:,} km a "
+                      "year).")
+_CROSS_FIELD = {"registration in the future": ("first_registration", REGISTRATION_IN_FUTURE),
+                "valuation date in the future": ("valuation_date", VALUATION_IN_FUTURE),
+                "registration after valuation date": ("first_registration",
+                                                      REGISTRATION_AFTER_VALUATION),
+                "impossible mileage": ("mileage_km", IMPOSSIBLE_MILEAGE)}
+
+
+def field_errors(raw: dict[str, Any], reasons: list[str]) -> dict[str, list[str]]:
+    """A record's reasons (`validate_record`, `validate_frame`) as the API's JSON errors: by
+    field, in the words marshmallow uses for the same value in a JSON body ("Missing data for
+    required field.", "Not a valid number.", "Must be one of: ...", the range). `raw` is the
+    record as given, read again only to tell a value that is not a number from one out of
+    range. A reason that concerns no one field stays under `_schema`."""
+    errors: dict[str, list[str]] = {}
+    for reason in reasons:
+        kind, _, name = reason.partition(" ")
+        field = FIELD_BY_NAME.get(name)
+        if reason in _CROSS_FIELD:
+            name, message = _CROSS_FIELD[reason]
+        elif kind == "missing" and field is not None:
+            message = MISSING
+        elif kind == "invalid" and field is not None:
+            message = _invalid_message(field, raw.get(name))
+        else:
+            name, message = "_schema", reason
+        errors.setdefault(name, []).append(message)
+    return errors
+
+
+def _invalid_message(field: Field, value: Any) -> str:
+    """Why `value` is not a valid `field`, in marshmallow's words for its JSON field."""
+    if field.kind == "date":
+        return NOT_A_DATE
+    if field.kind == "enum":
+        return f"Must be one of: {', '.join(ENUMS[field.name])}."
+    if field.kind == "bool":
+        return "Not a valid boolean."
+    number = _number(_text(value) or "")
+    if number is None or not math.isfinite(number):
+        return "Not a valid integer." if field.kind == "int" else "Not a valid number."
+    if field.kind == "int" and number != math.floor(number):
+        return "Not a valid integer."
+    if field.positive:
+        return "Must be greater than 0."
+    if field.maximum is None:
+        return f"Must be greater than or equal to {field.minimum}."
+    if field.minimum is None:
+        return f"Must be less than or equal to {field.maximum}."
+    return (f"Must be greater than or equal to {field.minimum} and less than or equal to "
+            f"{field.maximum}.")

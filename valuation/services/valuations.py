@@ -18,7 +18,7 @@ from .. import clock
 from ..errors import InvalidInput, NotFound, ServiceUnavailable
 from ..model import explain
 from ..model.predictor import Predictor, collector_paused
-from ..model.record import NAMES, validate_frame, validate_record
+from ..model.record import NAMES, field_errors, validate_frame, validate_record
 from ..model.single import value_one
 from ..store.tables import ValuationRecord, core, utcnow
 from .keys import Principal
@@ -192,15 +192,16 @@ def value_batch(predictor: Predictor | None, principal: Principal,
 
 def rows_of_csv(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[int, Any]]:
     """The rows of an uploaded CSV (text columns) as requests, and the validation errors of
-    the bad ones (their index -> errors), checked by the canonical record's rules (row by row
-    below SINGLE_PATH_BELOW rows, else vectorised: the same messages)."""
+    the bad ones (their index -> errors by field, in a JSON row's words: `field_errors`),
+    checked by the canonical record's rules (row by row below SINGLE_PATH_BELOW rows, else
+    vectorised: the same reasons)."""
     rows = frame.replace({"": None}).to_dict("records")
     if len(rows) < SINGLE_PATH_BELOW:  # as value_batch: row by row costs less than pandas
         today = clock.today()
-        messages = ["; ".join(validate_record(row, today)[1]) for row in rows]
+        reasons = [validate_record(row, today)[1] for row in rows]
     else:
-        messages = validate_frame(frame, training=False).messages().tolist()
-    return rows, {i: {"_schema": [m]} for i, m in enumerate(messages) if m}
+        reasons = validate_frame(frame, training=False).reasons.tolist()
+    return rows, {i: field_errors(rows[i], r) for i, r in enumerate(reasons) if r}
 
 
 def store(conn: Session | Connection, rows: list[dict[str, Any]]) -> None:

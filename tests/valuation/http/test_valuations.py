@@ -216,8 +216,38 @@ def test_csv_batch_partial_failure(client, keys) -> None:
     assert response.status_code == 200
     body = response.json
     assert (body["valued"], body["failed"]) == (1, 2)
-    assert body["results"][1]["errors"] == {"_schema": ["invalid mileage_km"]}
-    assert body["results"][2]["errors"] == {"_schema": ["invalid energy_type"]}
+    assert body["results"][1]["errors"] == {"mileage_km": [
+        "Must be greater than or equal to 0 and less than or equal to 2000000."]}
+    assert body["results"][2]["errors"] == {"energy_type": [
+        "Must be one of: petrol, diesel, hev, phev, erev, bev, fcev, gas, other."]}
+
+
+BAD_CARS = [dict(CAR, mileage_km=-3), dict(CAR, mileage_km="abc"),
+            dict(CAR, energy_type="diesel-ish"), dict(CAR, seats=4.5), dict(CAR, new_price=0),
+            dict(CAR, brand=None), dict(CAR, first_registration="2022-13"),
+            dict(CAR, flood_damage="maybe"),
+            dict(CAR, first_registration="2025-01-01", mileage_km=900000)]
+
+
+@pytest.mark.parametrize("good_rows", [0, 70])  # row by row, and vectorised (64 rows or more)
+def test_csv_and_json_batches_give_a_bad_row_the_same_errors(client, keys, good_rows) -> None:
+    """A dealer app reads a bad row the same way whichever way it sent the batch: by field,
+    in the same words."""
+    cars = BAD_CARS + [CAR] * good_rows
+    as_json = client.post("/v1/valuations/batch", headers=keys["dealer"],
+                          json={"vehicles": [{k: v for k, v in car.items() if v is not None}
+                                             for car in cars]}).json
+    columns = list(dict.fromkeys(k for car in cars for k in car))
+    text = "\n".join([",".join(columns)] + [",".join("" if car.get(c) is None else str(car[c])
+                                                      for c in columns) for car in cars])
+    as_csv = client.post("/v1/valuations/batch", headers=keys["dealer"],
+                         data={"file": (io.BytesIO(text.encode()), "cars.csv")},
+                         content_type="multipart/form-data").json
+    assert (as_json["failed"], as_csv["failed"]) == (len(BAD_CARS), len(BAD_CARS))
+    assert [r["errors"] for r in as_csv["results"][:len(BAD_CARS)]] == \
+        [r["errors"] for r in as_json["results"][:len(BAD_CARS)]]
+    assert as_csv["results"][8]["errors"] == {"mileage_km": [
+        "Mileage is impossible for the car's age (over 250,000 km a year)."]}
 
 
 def test_a_csv_saved_by_excel_in_gbk_is_valued_as_its_utf8_copy(client, keys) -> None:

@@ -4,7 +4,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from valuation.model.record import FIELD_BY_NAME, parse_column, validate_frame
+from valuation.model.record import FIELD_BY_NAME, field_errors, parse_column, validate_frame
 
 GOOD = {"brand": "Tesla", "series": "Model 3", "energy_type": "bev",
         "first_registration": "2020-03-15", "valuation_date": "2024-03-15",
@@ -93,3 +93,39 @@ def test_reason_counts_count_rows_per_reason() -> None:
     assert checked.reason_counts() == {"price <= 0": 2, "missing brand": 1,
                                        "invalid mileage_km": 1}
     assert checked.messages()[2] == "missing brand; price <= 0"
+
+
+@pytest.mark.parametrize("changes, errors", [
+    ({"mileage_km": "-3"}, {"mileage_km": [
+        "Must be greater than or equal to 0 and less than or equal to 2000000."]}),
+    ({"mileage_km": "lots"}, {"mileage_km": ["Not a valid number."]}),
+    ({"mileage_km": "inf"}, {"mileage_km": ["Not a valid number."]}),
+    ({"seats": "4.5"}, {"seats": ["Not a valid integer."]}),
+    ({"seats": "many"}, {"seats": ["Not a valid integer."]}),
+    ({"seats": "0"}, {"seats": ["Must be greater than or equal to 1 and less than or equal to 60."]}),
+    ({"new_price": "0"}, {"new_price": ["Must be greater than 0."]}),
+    ({"energy_type": "steam"}, {"energy_type": [
+        "Must be one of: petrol, diesel, hev, phev, erev, bev, fcev, gas, other."]}),
+    ({"flood_damage": "maybe"}, {"flood_damage": ["Not a valid boolean."]}),
+    ({"first_registration": "15/03/2020"}, {"first_registration": [
+        "Not a date: use YYYY-MM-DD, YYYY-MM or YYYY."]}),
+    ({"brand": None, "series": None}, {"brand": ["Missing data for required field."],
+                                       "series": ["Missing data for required field."]}),
+    ({"first_registration": "2024-03-18"}, {"first_registration": [
+        "Registration is after the valuation date."]}),
+    ({"first_registration": "2024-04"}, {"first_registration": [
+        "Registration is in the future.", "Registration is after the valuation date."]}),
+    ({"mileage_km": "1500000"}, {"mileage_km": [
+        "Mileage is impossible for the car's age (over 250,000 km a year)."]}),
+    ({"valuation_date": "2024-04-01"}, {"valuation_date": ["Valuation date is in the future."]}),
+])
+def test_a_rows_reasons_read_as_the_api_json_errors(changes: dict, errors: dict) -> None:
+    """Keyed by field, in the words marshmallow gives the same value in a JSON body."""
+    raw = {k: v for k, v in dict(GOOD, **changes).items() if v is not None}
+    checked = validate_frame(pd.DataFrame([raw]), training=False, today=dt.date(2024, 3, 20))
+    assert field_errors(raw, checked.reasons[0]) == errors
+
+
+def test_a_reason_of_no_one_field_stays_under_schema() -> None:
+    assert field_errors({"price": "0"}, ["price <= 0", "invalid mileage_km"]) == {
+        "_schema": ["price <= 0"], "mileage_km": ["Not a valid number."]}

@@ -260,8 +260,13 @@ def test_case_5_csv_and_json_batches_refuse_the_same_future_dates(client, keys) 
                                         "cars.csv")},
                          content_type="multipart/form-data").json
     assert as_json["failed"] == as_csv["failed"] == 2
-    assert "future" in as_csv["results"][0]["errors"]["_schema"][0]
-    assert "future" in as_csv["results"][1]["errors"]["_schema"][0]
+    assert as_csv["results"][0]["errors"] == as_json["results"][0]["errors"] == {
+        "valuation_date": ["Valuation date is in the future."]}
+    assert as_json["results"][1]["errors"] == {
+        "first_registration": ["Registration is in the future."]}
+    # the CSV row names both of the registration's problems (the JSON body stops at the first)
+    assert as_csv["results"][1]["errors"] == {"first_registration": [
+        "Registration is in the future.", "Registration is after the valuation date."]}
 
 
 # case 6: schedules ----------------------------------------------------------------------------

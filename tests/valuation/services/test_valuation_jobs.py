@@ -64,7 +64,9 @@ def test_a_large_csv_becomes_a_job_and_its_results_match_the_direct_batch(app, c
     assert results.status_code == 200 and results.mimetype == "text/csv"
     lines = list(csv.DictReader(io.StringIO(results.get_data(as_text=True))))
     assert [int(r["row"]) for r in lines] == list(range(12))
-    assert [r["row"] for r in lines if r["error"]] == ["3", "7"]
+    assert [(r["row"], r["error"]) for r in lines if r["error"]] == [
+        ("3", "mileage_km: Must be greater than or equal to 0 and less than or equal to 2000000."),
+        ("7", "brand: Missing data for required field.")]
     assert all(r["valuation_id"] == "" for r in lines if r["error"])
 
     app.config["BATCH_JOB_ROWS"] = 100  # the same file, valued in the request
